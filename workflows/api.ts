@@ -1,0 +1,128 @@
+/**
+ * The public surface of the sync workflows: names, signals, queries, workflow ids and the shapes of
+ * inputs and results. Worker, client, CLI and hook receiver all import these, so an operator's
+ * `temporal workflow signal --name ...` and our code always agree.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { DirectoryEvent, GitBookRole } from './events';
+
+/** Default task queue; override with `TEMPORAL_TASK_QUEUE`. */
+export const DEFAULT_TASK_QUEUE = 'gitbook-directory-sync';
+
+/** Workflow type of the long-lived per-user workflow. */
+export const USER_SYNC_WORKFLOW_TYPE = 'userSyncWorkflow';
+
+/** Prefix of every per-user workflow id: `gitbook-user-<directory user id>`. */
+export const USER_WORKFLOW_ID_PREFIX = 'gitbook-user-';
+
+/**
+ * The workflow id of a directory user. Derived from the IdP's user id, never from the email,
+ * which can change.
+ */
+export function userWorkflowId(directoryUserId: string): string {
+  return `${USER_WORKFLOW_ID_PREFIX}${directoryUserId}`;
+}
+
+/** Delivers one directory event to the user's workflow (use with signal-with-start). */
+export const directoryEventSignal = defineSignal<[DirectoryEvent]>('directoryEvent');
+
+export interface CancelRequest {
+  reason?: string;
+}
+
+/** Drops the user's pending steps and ends the workflow with a result saying what was done. */
+export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
+
+/** Returns the user's sync state. */
+export const statusQuery = defineQuery<UserSyncStatus>('status');
+
+/** Where a stored attribute came from: the directory's time for it and the event that set it. */
+export interface Stamped<T> {
+  value: T;
+  at: string;
+  eventId: string;
+}
+
+/** What the directory says this user should be. Each attribute is last-writer-wins on event time. */
+export interface DesiredState {
+  active?: Stamped<boolean>;
+  email?: Stamped<string>;
+  displayName?: Stamped<string>;
+  /** Directory group id -> whether the user is in it, with the group's name when known. */
+  groups: Record<string, Stamped<boolean> & { name?: string }>;
+}
+
+/** Membership as far as this workflow knows: `unknown` until it has done or checked something. */
+export type Knowledge = 'member' | 'not-member' | 'unknown';
+
+/** What this workflow knows of the user in GitBook. */
+export interface ActualState {
+  gitbookUserId?: string;
+  membership: Knowledge;
+  role?: GitBookRole;
+  /** GitBook team id -> in or out, for teams this workflow manages for the user. */
+  teams: Record<string, 'in' | 'out' | 'unknown'>;
+}
+
+export type StepKind = 'onboard' | 'set-role' | 'update-teams' | 'offboard';
+
+/** One step toward the desired state, as planned. */
+export interface PlannedStep {
+  kind: StepKind;
+  /** Stable key used to remember permanent failures: `onboard`, `team:<id>`, ... */
+  key: string;
+  description: string;
+}
+
+/** A step that ran, for the trail in status and result. */
+export interface StepRecord {
+  kind: StepKind;
+  description: string;
+  outcome: 'done' | 'failed' | 'cancelled' | 'needs-approval';
+  detail?: string;
+  at: string;
+}
+
+export interface UserSyncStatus {
+  userId: string;
+  desired: DesiredState;
+  actual: ActualState;
+  /** The step running now, if any. */
+  running?: PlannedStep;
+  /** Steps still needed to reach the desired state (as of the last plan). */
+  pending: PlannedStep[];
+  /** Most recent steps, newest last (bounded). */
+  history: StepRecord[];
+  lastError?: { step: string; type: string; message: string; at: string };
+  eventsApplied: number;
+  eventsIgnored: number;
+}
+
+/** Start input of {@link USER_SYNC_WORKFLOW_TYPE}. `carried` is set only by continue-as-new. */
+export interface UserSyncInput {
+  userId: string;
+  /** Events to apply at start (a plain `temporal workflow start` can pass them here). */
+  events?: DirectoryEvent[];
+  carried?: CarriedState;
+}
+
+/** State carried across continue-as-new. */
+export interface CarriedState {
+  desired: DesiredState;
+  actual: ActualState;
+  seenEventIds: string[];
+  history: StepRecord[];
+  failedKeys: string[];
+  eventsApplied: number;
+  eventsIgnored: number;
+}
+
+export interface UserSyncResult {
+  userId: string;
+  /** `converged`: GitBook matches the directory (user offboarded). `cancelled`: stopped by a cancel. */
+  outcome: 'converged' | 'cancelled';
+  reason?: string;
+  done: StepRecord[];
+  notDone: PlannedStep[];
+  actual: ActualState;
+}
