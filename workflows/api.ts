@@ -115,6 +115,7 @@ export interface CarriedState {
   failedKeys: string[];
   eventsApplied: number;
   eventsIgnored: number;
+  stepCount: number;
 }
 
 export interface UserSyncResult {

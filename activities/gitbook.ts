@@ -1,0 +1,106 @@
+/**
+ * GitBook activities: thin, idempotent wrappers over the GitBook client. Each turns the client's
+ * errors into `ApplicationFailure`s: a permanent answer is non-retryable with GitBook's message, a
+ * rate limit retries after GitBook's own wait, everything else retries with backoff.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import type { GitBookClient } from '../src/gitbook/client';
+import { GitBookError, GitBookInviteSSOError, GitBookRateLimitError } from '../src/gitbook/errors';
+import type { GitBookRole } from '../workflows/events';
+
+export interface InviteMemberInput {
+  email: string;
+  role: GitBookRole;
+  sso: boolean;
+}
+
+export interface MemberRef {
+  gitbookUserId: string;
+}
+
+export interface FindMemberResult {
+  gitbookUserId?: string;
+  role?: GitBookRole | null;
+}
+
+export interface UpdateTeamInput {
+  teamId: string;
+  add?: string[];
+  remove?: string[];
+}
+
+/** Converts any error from the GitBook client into the failure Temporal should see. */
+export function toApplicationFailure(err: unknown): unknown {
+  if (!(err instanceof GitBookError)) return err;
+  return ApplicationFailure.create({
+    type: err.code,
+    message: err.message,
+    nonRetryable: !err.retryable,
+    nextRetryDelay: err instanceof GitBookRateLimitError ? err.retryAfterMs : undefined,
+    details: err.status === undefined ? [] : [{ status: err.status }],
+  });
+}
+
+async function call<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    throw toApplicationFailure(err);
+  }
+}
+
+/** Builds the GitBook activities over one shared client (one keep-alive pool per worker). */
+export function createGitBookActivities(client: GitBookClient) {
+  return {
+    /** Invites one person; returns their GitBook user id (also when they were already a member). */
+    async inviteMember(input: InviteMemberInput): Promise<MemberRef> {
+      const result = await call(() => client.inviteUsers({ emails: [input.email], role: input.role, sso: input.sso }));
+      if (result.failedSSOEmails.length > 0) {
+        throw toApplicationFailure(new GitBookInviteSSOError(result.failedSSOEmails));
+      }
+
+      const gitbookUserId = result.userIds[0];
+      if (gitbookUserId) {
+        log.info('member invited', { invited: result.invited });
+        return { gitbookUserId };
+      }
+
+      // GitBook may list no id for someone who was a member already: find them instead.
+      const member = await call(() => client.findMemberByEmail(input.email));
+      if (!member) {
+        throw ApplicationFailure.create({
+          type: 'GITBOOK_INVITE_UNRESOLVED',
+          message: 'GitBook accepted the invite but returned no user id, and no member has that email',
+          nonRetryable: false,
+        });
+      }
+      return { gitbookUserId: member.id };
+    },
+
+    /** Finds a member by exact email (GitBook's search is fuzzy; the client filters exactly). */
+    async findMember(input: { email: string }): Promise<FindMemberResult> {
+      const member = await call(() => client.findMemberByEmail(input.email));
+      return member ? { gitbookUserId: member.id, role: (member.role ?? null) as GitBookRole | null } : {};
+    },
+
+    /** Removes a member. Someone who is already gone counts as removed. */
+    async removeMember(input: MemberRef): Promise<{ outcome: 'removed' | 'not-member' | 'pending-approval' }> {
+      const outcome = await call(() => client.removeMember(input.gitbookUserId));
+      log.info('member removal answered', { outcome });
+      return { outcome };
+    },
+
+    /** Sets a member's organization role. */
+    async setMemberRole(input: MemberRef & { role: GitBookRole }): Promise<void> {
+      await call(() => client.updateMemberRole(input.gitbookUserId, input.role));
+    },
+
+    /** Adds and removes members of one team (user ids or emails), as one net change. */
+    async updateTeamMembers(input: UpdateTeamInput): Promise<void> {
+      await call(() => client.updateTeamMembers(input.teamId, { add: input.add, remove: input.remove }));
+    },
+  };
+}
+
+export type GitBookActivities = ReturnType<typeof createGitBookActivities>;

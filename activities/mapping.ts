@@ -1,0 +1,26 @@
+/**
+ * The mapping activity: tells a user's workflow what its directory groups grant, from the worker's
+ * `SYNC_CONFIG`. An activity, so the answer is recorded in history and replays deterministically.
+ */
+import { resolveGroupGrants, type SyncConfig } from '../src/mapping';
+import type { MappingSnapshot } from '../workflows/planner';
+import type { DirectoryGroup } from '../workflows/events';
+
+const HOUR_MS = 3_600_000;
+
+/** Builds the mapping activities over a loaded sync config. */
+export function createMappingActivities(config: SyncConfig) {
+  return {
+    /** What each of the user's groups grants, with the organization-wide defaults. */
+    async resolveMapping(input: { groups: DirectoryGroup[] }): Promise<MappingSnapshot> {
+      return {
+        grants: resolveGroupGrants(config, input.groups),
+        defaultRole: config.defaultRole,
+        sso: config.sso,
+        retainAfterOffboardMs: Math.round(config.retainAfterOffboardHours * HOUR_MS),
+      };
+    },
+  };
+}
+
+export type MappingActivities = ReturnType<typeof createMappingActivities>;

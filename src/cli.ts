@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+/**
+ * `gitbook-sync`: the operator's command line. Each command validates its arguments, turns them into
+ * directory events and hands them to the user's workflow, exactly as the hook receiver does.
+ */
+import { randomUUID } from 'node:crypto';
+import { Command, CommanderError, Option } from 'commander';
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { cancelSignal, statusQuery, userWorkflowId } from '../workflows/api';
+import { describeIssues, directoryEventSchema, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
+import { ConfigError, loadConfig } from './config';
+import { submitDirectoryEvents } from './submit';
+import { connectClient, resolveTemporalTarget } from './temporal/connection';
+
+/** A command-line argument that does not validate; exits with code 2. */
+export class UsageError extends Error {
+  readonly code = 'CLI_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+interface EventOptions {
+  user: string;
+  email?: string;
+  name?: string;
+  group?: string[];
+  eventId?: string;
+  at?: string;
+}
+
+function buildEvent(fields: Omit<DirectoryEventInput, 'id' | 'occurredAt' | 'source'>, options: EventOptions, index = 0) {
+  const raw: DirectoryEventInput = {
+    ...fields,
+    id: options.eventId ? (index === 0 ? options.eventId : `${options.eventId}#${index}`) : `cli-${randomUUID()}`,
+    occurredAt: options.at ?? new Date().toISOString(),
+    source: 'cli',
+  };
+  const parsed = directoryEventSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid arguments: ${describeIssues(parsed.error).replace(/\bid\b/, 'event-id')}`);
+  return parsed.data;
+}
+
+const userOption = () => new Option('-u, --user <id>', 'directory user id (e.g. Okta 00u...)').makeOptionMandatory();
+const eventOptions = (command: Command) =>
+  command
+    .option('--event-id <id>', 'event id, for idempotent retries of this command (default: a new id)')
+    .option('--at <time>', 'when the change happened in the directory, ISO 8601 (default: now)');
+
+/** Builds the program; `connect` is called only by commands that talk to Temporal. */
+export function buildProgram(connect: () => Promise<{ client: Client; taskQueue: string }>, print = console.log) {
+  const program = new Command('gitbook-sync')
+    .description('Start, inspect and cancel GitBook directory sync workflows on Temporal')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const submit = async (events: DirectoryEvent[]) => {
+    const { client, taskQueue } = await connect();
+    const submitted = await submitDirectoryEvents(client, taskQueue, events);
+    print(JSON.stringify({ workflowId: submitted[0]?.workflowId, events: submitted.map((s) => s.eventId) }, null, 2));
+  };
+
+  eventOptions(
+    program
+      .command('onboard')
+      .description('invite a person to the GitBook organization (and add them to the teams of their groups)')
+      .addOption(userOption())
+      .requiredOption('-e, --email <email>', 'their email address')
+      .option('-n, --name <name>', 'display name')
+      .option('-g, --group <group...>', 'directory groups they belong to (mapped to teams by SYNC_CONFIG)'),
+  ).action(async (options: EventOptions) => {
+    const events = [buildEvent({ kind: 'user.activated', userId: options.user, email: options.email, displayName: options.name }, options)];
+    (options.group ?? []).forEach((group, i) =>
+      events.push(buildEvent({ kind: 'group.member_added', userId: options.user, email: options.email, group: { id: group } }, options, i + 1)),
+    );
+    await submit(events);
+  });
+
+  eventOptions(
+    program
+      .command('offboard')
+      .description('remove a person from the GitBook organization')
+      .addOption(userOption())
+      .option('-e, --email <email>', 'their email, to find them when their GitBook id is not known yet'),
+  ).action(async (options: EventOptions) => {
+    await submit([buildEvent({ kind: 'user.deactivated', userId: options.user, email: options.email }, options)]);
+  });
+
+  for (const [name, kind, verb] of [
+    ['join', 'group.member_added', 'add a person to a directory group (and its GitBook teams)'],
+    ['leave', 'group.member_removed', 'remove a person from a directory group (and its GitBook teams)'],
+  ] as const) {
+    eventOptions(
+      program
+        .command(name)
+        .description(verb)
+        .addOption(userOption())
+        .requiredOption('-g, --group <group>', 'directory group id or name')
+        .option('-e, --email <email>', 'their email address'),
+    ).action(async (options: EventOptions & { group: string }) => {
+      await submit([buildEvent({ kind, userId: options.user, email: options.email, group: { id: options.group } }, options)]);
+    });
+  }
+
+  program
+    .command('status')
+    .description("show a user's sync state: GitBook id, teams, pending steps, last error")
+    .addOption(userOption())
+    .action(async (options: { user: string }) => {
+      const { client } = await connect();
+      const status = await client.workflow.getHandle(userWorkflowId(options.user)).query(statusQuery);
+      print(JSON.stringify(status, null, 2));
+    });
+
+  program
+    .command('cancel')
+    .description("stop a user's pending work; the workflow ends with a result saying what was done")
+    .addOption(userOption())
+    .option('-r, --reason <text>', 'why, for the record')
+    .action(async (options: { user: string; reason?: string }) => {
+      const { client } = await connect();
+      const handle = client.workflow.getHandle(userWorkflowId(options.user));
+      await handle.signal(cancelSignal, { reason: options.reason ?? 'cancelled from the CLI' });
+      print(JSON.stringify({ workflowId: handle.workflowId, signalled: 'cancel' }, null, 2));
+    });
+
+  return program;
+}
+
+/** Runs the CLI: exit 0 on success, 2 on a usage error, 1 on any other failure. */
+export async function main(argv = process.argv): Promise<number> {
+  let client: Client | undefined;
+  const connect = async () => {
+    const config = loadConfig();
+    client ??= await connectClient(resolveTemporalTarget());
+    return { client, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  };
+
+  try {
+    await buildProgram(connect).parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      console.error(`error: no running workflow for that user (${err.workflowId})`);
+      return 1;
+    }
+    console.error(`error: ${describeError(err)}`);
+    return 1;
+  } finally {
+    await client?.connection.close();
+  }
+}
+
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let current = err; current instanceof Error && parts.length < 5; current = current.cause) parts.push(current.message);
+  return parts.join(': caused by: ') || String(err);
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code));
+}

@@ -1,0 +1,58 @@
+/**
+ * Settings, read once at the edge: a zod schema over the environment into a frozen, typed object.
+ * Tests build their own with {@link loadConfig}({ ...values }).
+ */
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../workflows/api';
+import { describeIssues } from '../workflows/events';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const configSchema = z.object({
+  GITBOOK_API_URL: z.url().default('https://api.gitbook.com/v1'),
+  GITBOOK_API_TOKEN: optionalString,
+  GITBOOK_ORG_ID: optionalString,
+  GITBOOK_REQUEST_TIMEOUT_MS: positiveInt(10_000),
+  /** Calls per second across every worker on the task queue (Temporal's task-queue rate limit). */
+  GITBOOK_MAX_CALLS_PER_SECOND: z.coerce.number().positive().optional(),
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  SYNC_CONFIG: z.string().min(1).default('config/sync.json'),
+  HOOK_SECRET: optionalString,
+  HOOK_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AppConfig = Readonly<z.output<typeof configSchema>>;
+
+/** Thrown when a setting is missing or malformed; the message names each variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses settings from `env` (default: `process.env`). Throws {@link ConfigError} naming the variables. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid settings: ${describeIssues(parsed.error)}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The GitBook settings the worker needs; throws naming what is missing. */
+export function requireGitBookSettings(config: AppConfig): { baseUrl: string; token: string; organizationId: string } {
+  if (!config.GITBOOK_API_TOKEN) throw new ConfigError('GITBOOK_API_TOKEN is required to call GitBook');
+  if (!config.GITBOOK_ORG_ID) throw new ConfigError('GITBOOK_ORG_ID is required to call GitBook');
+  return { baseUrl: config.GITBOOK_API_URL, token: config.GITBOOK_API_TOKEN, organizationId: config.GITBOOK_ORG_ID };
+}

@@ -1,0 +1,3 @@
+/** The GitBook REST client and its errors. */
+export * from './client';
+export * from './errors';

@@ -1,0 +1,30 @@
+/**
+ * The one structured logger for the receiver, CLI and worker glue (workflows and activities use the
+ * SDK's `log`). Fixed messages, values in fields; secrets are redacted by path as a second guard.
+ */
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** Field paths that must never be written, wherever they appear. */
+const REDACTED_PATHS = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'GITBOOK_API_TOKEN',
+  '*.GITBOOK_API_TOKEN',
+  'HOOK_SECRET',
+  '*.HOOK_SECRET',
+];
+
+/** Creates the process logger. JSON lines on stdout. */
+export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'gitbook-sync',
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  });
+}

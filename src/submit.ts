@@ -1,0 +1,55 @@
+/**
+ * Hands directory events to Temporal: each goes to its user's workflow by signal-with-start, so it
+ * is durably held once this resolves. Events of one user go in order; users go in parallel.
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { directoryEventSignal, userWorkflowId, type UserSyncInput } from '../workflows/api';
+import type { DirectoryEvent } from '../workflows/events';
+import { userSyncWorkflow } from '../workflows/user-sync';
+
+export interface SubmittedEvent {
+  eventId: string;
+  workflowId: string;
+  runId: string;
+}
+
+/** Signals (starting when needed) the user's workflow with one event. */
+export async function submitDirectoryEvent(client: Client, taskQueue: string, event: DirectoryEvent): Promise<SubmittedEvent> {
+  const workflowId = userWorkflowId(event.userId);
+  const input: UserSyncInput = { userId: event.userId };
+  const handle = await client.workflow.signalWithStart(userSyncWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [input],
+    signal: directoryEventSignal,
+    signalArgs: [event],
+    // A user's workflow ends some time after offboarding; a later event starts a fresh run.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    staticSummary: `GitBook sync for directory user ${event.userId}`,
+  });
+  return { eventId: event.id, workflowId, runId: handle.signaledRunId };
+}
+
+/**
+ * Submits a batch: per user in arrival order, users concurrently. Resolves when every event is
+ * held by a workflow; rejects on the first failure (the caller answers 503 so the IdP retries, and
+ * the events already held are recognised as redeliveries by their ids).
+ */
+export async function submitDirectoryEvents(
+  client: Client,
+  taskQueue: string,
+  events: DirectoryEvent[],
+): Promise<SubmittedEvent[]> {
+  const byUser = new Map<string, DirectoryEvent[]>();
+  for (const event of events) byUser.set(event.userId, [...(byUser.get(event.userId) ?? []), event]);
+
+  const perUser = await Promise.all(
+    [...byUser.values()].map(async (userEvents) => {
+      const submitted: SubmittedEvent[] = [];
+      for (const event of userEvents) submitted.push(await submitDirectoryEvent(client, taskQueue, event));
+      return submitted;
+    }),
+  );
+  return perUser.flat();
+}

@@ -1,0 +1,37 @@
+/**
+ * Production worker entry point: connects to the configured Temporal (`TEMPORAL_*` settings) and
+ * GitBook (`GITBOOK_*`), and runs until SIGINT/SIGTERM.
+ */
+import { loadConfig, requireGitBookSettings } from './config';
+import { GitBookClient } from './gitbook/client';
+import { createLogger } from './logger';
+import { loadSyncConfig } from './mapping';
+import { exitOnFatal, onShutdownSignal } from './shutdown';
+import { connectWorker, resolveTemporalTarget } from './temporal/connection';
+import { createSyncWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  const syncConfig = await loadSyncConfig(config.SYNC_CONFIG);
+  const gitbook = new GitBookClient({ ...requireGitBookSettings(config), requestTimeoutMs: config.GITBOOK_REQUEST_TIMEOUT_MS });
+
+  const target = resolveTemporalTarget();
+  const connection = await connectWorker(target);
+  const worker = await createSyncWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    gitbook,
+    syncConfig,
+    maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
+  });
+
+  onShutdownSignal(logger, () => worker.shutdown());
+  logger.info({ address: target.connectionOptions.address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
+  await worker.run();
+  await Promise.all([gitbook.close(), connection.close()]);
+  logger.info('worker stopped');
+}
+
+main().catch((err) => exitOnFatal(createLogger({ name: 'worker' }), err));

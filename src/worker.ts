@@ -1,0 +1,39 @@
+/**
+ * The sync worker: registers the workflows and activities on the task queue. Several workers on one
+ * queue share GitBook's budget through the task-queue activity rate limit.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { GitBookClient } from './gitbook/client';
+import type { SyncConfig } from './mapping';
+
+export interface SyncWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  gitbook: GitBookClient;
+  syncConfig: SyncConfig;
+  /** GitBook calls per second across all workers of the queue. Unset: no limit of ours. */
+  maxCallsPerSecond?: number;
+  /** A prebuilt workflow bundle (tests build it once). Default: bundle `workflows/` at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** How long in-flight activities may run after a shutdown request. @default '20 seconds' */
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+/** Creates the worker; call `run()` on it, and `shutdown()` to stop it gracefully. */
+export async function createSyncWorker(options: SyncWorkerOptions): Promise<Worker> {
+  const workflowSource = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowsPath: require.resolve('../workflows') };
+
+  return await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...workflowSource,
+    activities: createActivities({ gitbook: options.gitbook, syncConfig: options.syncConfig }),
+    maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,
+    shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Timeouts and retry policies, named once. GitBook documents its membership calls as idempotent, so
+ * every call may be retried; only a permanent answer (4xx other than 429) stops the retries.
+ */
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
+
+/** Error types (the `code` of our GitBook errors) that no retry can fix. */
+export const PERMANENT_GITBOOK_ERROR_TYPES = [
+  'GITBOOK_BAD_REQUEST',
+  'GITBOOK_UNAUTHORIZED',
+  'GITBOOK_FORBIDDEN',
+  'GITBOOK_NOT_FOUND',
+  'GITBOOK_UNPROCESSABLE',
+  'GITBOOK_INVITE_SSO_FAILED',
+  'GITBOOK_VALIDATION',
+  'GITBOOK_MEMBER_NOT_FOUND',
+];
+
+/**
+ * Retries until GitBook answers: exponential backoff from 1 s to 5 minutes, no attempt limit (the
+ * directory is the truth, and an operator can cancel). A 429 overrides the interval with GitBook's
+ * own wait through `nextRetryDelay`.
+ */
+export const GITBOOK_RETRY_POLICY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  nonRetryableErrorTypes: PERMANENT_GITBOOK_ERROR_TYPES,
+};
+
+/** One GitBook call, including the client's own request timeout and a little slack. */
+export const GITBOOK_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: GITBOOK_RETRY_POLICY,
+};
+
+/** Reading the worker's mapping file: local, fast, retried a few times. */
+export const MAPPING_ACTIVITY_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 5, initialInterval: '200 milliseconds' },
+};
+
+/** Continue-as-new once the history passes this many events, even if the server has not suggested it. */
+export const MAX_HISTORY_EVENTS = 4_000;
+
+/** How many recent event ids a user's workflow remembers to recognise redeliveries. */
+export const SEEN_EVENT_IDS_LIMIT = 2_000;
+
+/** How many step records the status and result keep. */
+export const STEP_HISTORY_LIMIT = 50;

@@ -1,0 +1,377 @@
+/**
+ * The per-user workflow: one long-lived run per directory user (id `gitbook-user-<id>`), fed by
+ * signal-with-start. It keeps what the directory wants (desired state, last writer wins by event
+ * time), what it knows of GitBook (actual state), and runs one step at a time, as child workflows,
+ * until the two agree. Redeliveries are recognised by event id; an offboarding that arrives while
+ * an onboarding step is running cancels that step, and the next plan removes the person.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  log,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { z } from 'zod';
+import type { MappingActivities } from '../activities/mapping';
+import {
+  cancelSignal,
+  directoryEventSignal,
+  statusQuery,
+  userWorkflowId,
+  type ActualState,
+  type CancelRequest,
+  type CarriedState,
+  type DesiredState,
+  type PlannedStep,
+  type StepRecord,
+  type UserSyncInput,
+  type UserSyncResult,
+  type UserSyncStatus,
+} from './api';
+import { describeIssues, directoryEventSchema, directoryUserIdSchema, type DirectoryEvent } from './events';
+import { describeFailure, permanentFailureOf, type StepFailure } from './failures';
+import { planSteps, type MappingSnapshot, type Step } from './planner';
+import { MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS, SEEN_EVENT_IDS_LIMIT, STEP_HISTORY_LIMIT } from './policies';
+import { applyDirectoryEvent, emptyDesiredState } from './state';
+import { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateUserTeamsWorkflow } from './steps';
+
+const { resolveMapping } = proxyLocalActivities<MappingActivities>(MAPPING_ACTIVITY_OPTIONS);
+
+const userSyncInputSchema = z.object({
+  userId: directoryUserIdSchema,
+  events: z.array(directoryEventSchema).max(1_000).optional(),
+  carried: z.custom<CarriedState>((value) => typeof value === 'object' && value !== null).optional(),
+});
+
+/** Fails the run at once, naming the field: for input that no retry can fix. */
+function invalidInput(what: string, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'InvalidInput', message: `${what}: ${message}`, nonRetryable: true });
+}
+
+/** Keeps one directory user's GitBook membership, role and teams equal to what the directory says. */
+export async function userSyncWorkflow(rawInput: UserSyncInput): Promise<UserSyncResult> {
+  const parsed = userSyncInputSchema.safeParse(rawInput);
+  if (!parsed.success) throw invalidInput('invalid workflow input', describeIssues(parsed.error));
+  const input = parsed.data;
+
+  const expectedId = userWorkflowId(input.userId);
+  if (workflowInfo().workflowId !== expectedId) {
+    throw invalidInput('invalid workflow id', `must be ${expectedId} for user ${input.userId}`);
+  }
+
+  const sync = new UserSync(input.userId, input.carried);
+  setHandler(directoryEventSignal, (raw) => sync.receive(raw));
+  setHandler(cancelSignal, (request?: CancelRequest) => sync.requestCancel(request));
+  setHandler(statusQuery, () => sync.status());
+
+  for (const event of input.events ?? []) sync.receive(event);
+  return await sync.run();
+}
+
+class UserSync {
+  private readonly desired: DesiredState;
+  private readonly actual: ActualState;
+  private readonly seenEventIds: string[];
+  private readonly seen: Set<string>;
+  private readonly history: StepRecord[];
+  private readonly failedKeys: Set<string>;
+  private eventsApplied: number;
+  private eventsIgnored: number;
+  private stepCount: number;
+
+  private dirty = true;
+  private mapping?: MappingSnapshot;
+  private pending: PlannedStep[] = [];
+  private running?: { step: Step; scope: CancellationScope; supersededBy?: string };
+  private cancelRequest?: CancelRequest;
+  private lastError?: UserSyncStatus['lastError'];
+  /** The first invalid event of a run that has applied nothing: a hand-started run with bad JSON. */
+  private rejectedFirstEvent?: string;
+
+  constructor(
+    private readonly userId: string,
+    carried?: CarriedState,
+  ) {
+    this.desired = carried?.desired ?? emptyDesiredState();
+    this.actual = carried?.actual ?? { membership: 'unknown', teams: {} };
+    this.seenEventIds = carried?.seenEventIds ?? [];
+    this.seen = new Set(this.seenEventIds);
+    this.history = carried?.history ?? [];
+    this.failedKeys = new Set(carried?.failedKeys ?? []);
+    this.eventsApplied = carried?.eventsApplied ?? 0;
+    this.eventsIgnored = carried?.eventsIgnored ?? 0;
+    this.stepCount = carried?.stepCount ?? 0;
+  }
+
+  /** Signal handler: validates, deduplicates and applies one event. Never throws. */
+  receive(raw: unknown): void {
+    const parsed = directoryEventSchema.safeParse(raw);
+    if (!parsed.success) return this.ignore(`invalid directory event: ${describeIssues(parsed.error)}`);
+
+    const event = parsed.data;
+    if (event.userId !== this.userId) {
+      return this.ignore(`invalid directory event: userId: is ${event.userId}, this workflow is for ${this.userId}`);
+    }
+    if (this.seen.has(event.id)) {
+      log.info('duplicate event ignored', { eventId: event.id });
+      return;
+    }
+
+    this.remember(event.id);
+    this.eventsApplied++;
+    const changed = applyDirectoryEvent(this.desired, event);
+    log.info('event applied', { eventId: event.id, kind: event.kind, source: event.source, changed });
+    if (!changed) return;
+
+    this.dirty = true;
+    this.failedKeys.clear();
+    this.supersedeRunningStep(event);
+  }
+
+  /** Signal handler: stop pending work and end with a result that says what was and was not done. */
+  requestCancel(request: CancelRequest = {}): void {
+    this.cancelRequest = { reason: request.reason ?? 'cancel signal' };
+    this.running?.scope.cancel();
+  }
+
+  status(): UserSyncStatus {
+    return {
+      userId: this.userId,
+      desired: this.desired,
+      actual: this.actual,
+      running: this.running && this.planned(this.running.step),
+      pending: this.pending,
+      history: this.history,
+      lastError: this.lastError,
+      eventsApplied: this.eventsApplied,
+      eventsIgnored: this.eventsIgnored,
+    };
+  }
+
+  async run(): Promise<UserSyncResult> {
+    try {
+      return await this.loop();
+    } catch (err) {
+      if (isCancellation(err)) log.info('workflow cancelled', { done: this.history.length, pending: this.pending.length });
+      throw err;
+    }
+  }
+
+  private async loop(): Promise<UserSyncResult> {
+    for (;;) {
+      if (this.rejectedFirstEvent && this.eventsApplied === 0) {
+        throw invalidInput('rejected', this.rejectedFirstEvent);
+      }
+      if (this.cancelRequest) return this.finish('cancelled', this.cancelRequest.reason);
+
+      if (this.dirty || !this.mapping) {
+        this.dirty = false;
+        this.mapping = await resolveMapping({ groups: this.knownGroups() });
+      }
+
+      const plan = planSteps(this.desired, this.actual, this.mapping, this.failedKeys);
+      this.pending = plan.steps.map((step) => this.planned(step));
+      const next = plan.steps[0];
+      if (next) {
+        await this.runStep(next);
+        continue;
+      }
+
+      if (this.shouldContinueAsNew()) {
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof userSyncWorkflow>({ userId: this.userId, carried: this.carried() });
+      }
+
+      const wake = () => this.dirty || this.cancelRequest !== undefined || this.rejectedFirstEvent !== undefined;
+      if (this.desired.active?.value === false && this.actual.membership === 'not-member') {
+        // Offboarded and converged: stay a while so a late redelivery is recognised, then end.
+        const woken = await condition(wake, this.mapping.retainAfterOffboardMs);
+        if (!woken) return this.finish('converged');
+        continue;
+      }
+      await condition(() => wake() || workflowInfo().continueAsNewSuggested);
+    }
+  }
+
+  private async runStep(step: Step): Promise<void> {
+    const scope = new CancellationScope();
+    this.running = { step, scope };
+    const childId = `${workflowInfo().workflowId}/${step.kind}-${++this.stepCount}`;
+
+    try {
+      await scope.run(() => this.executeStep(step, childId));
+      this.record(step, 'done');
+    } catch (err) {
+      if (isCancellation(err) && (this.cancelRequest || this.running.supersededBy)) {
+        this.markUncertain(step);
+        this.record(step, 'cancelled', this.cancelRequest?.reason ?? `superseded by ${this.running.supersededBy}`);
+        return;
+      }
+      if (isCancellation(err)) {
+        this.markUncertain(step);
+        throw err;
+      }
+
+      const failure = describeFailure(err);
+      if (!permanentFailureOf(err)) throw err;
+      this.failedKeys.add(step.key);
+      this.fail(step, failure);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async executeStep(step: Step, workflowId: string): Promise<void> {
+    switch (step.kind) {
+      case 'onboard': {
+        const result = await executeChild(onboardUserWorkflow, { workflowId, args: [step.input] });
+        this.actual.membership = 'member';
+        this.actual.gitbookUserId = result.gitbookUserId;
+        this.actual.role = step.input.role;
+        for (const teamId of result.teamIds) this.actual.teams[teamId] = 'in';
+        this.failParts(step, result.failures);
+        return;
+      }
+      case 'set-role': {
+        const result = await executeChild(setUserRoleWorkflow, { workflowId, args: [step.input] });
+        this.actual.gitbookUserId = result.gitbookUserId;
+        this.actual.role = step.input.role;
+        return;
+      }
+      case 'update-teams': {
+        const result = await executeChild(updateUserTeamsWorkflow, { workflowId, args: [step.input] });
+        for (const change of result.applied) this.actual.teams[change.teamId] = change.action === 'add' ? 'in' : 'out';
+        this.failParts(step, result.failures);
+        return;
+      }
+      case 'offboard': {
+        const result = await executeChild(offboardUserWorkflow, { workflowId, args: [step.input] });
+        if (result.outcome === 'pending-approval') {
+          this.failedKeys.add(step.key);
+          this.fail(step, { type: 'ApprovalRequired', message: 'GitBook sent the removal to an admin for approval' });
+          return;
+        }
+        this.actual.membership = 'not-member';
+        this.actual.role = undefined;
+        for (const teamId of Object.keys(this.actual.teams)) this.actual.teams[teamId] = 'out';
+        return;
+      }
+    }
+  }
+
+  /**
+   * A newer event can make the running step pointless or harmful: an offboarding while an invite is
+   * still retrying, or a reactivation during a removal. Cancel it; the next plan does the right thing.
+   */
+  private supersedeRunningStep(event: DirectoryEvent): void {
+    const running = this.running;
+    if (!running) return;
+    const active = this.desired.active?.value;
+    const removing = running.step.kind === 'offboard';
+    if ((active === false && !removing) || (active === true && removing)) {
+      running.supersededBy = `${event.kind} ${event.id}`;
+      running.scope.cancel();
+    }
+  }
+
+  /** After a step was cancelled midway, what it touched in GitBook is unknown until checked. */
+  private markUncertain(step: Step): void {
+    switch (step.kind) {
+      case 'onboard':
+      case 'offboard':
+        this.actual.membership = 'unknown';
+        break;
+      case 'set-role':
+        this.actual.role = undefined;
+        break;
+      case 'update-teams':
+        for (const change of step.input.changes) this.actual.teams[change.teamId] = 'unknown';
+        break;
+    }
+    if (step.kind === 'onboard') for (const teamId of step.input.teamIds) this.actual.teams[teamId] = 'unknown';
+  }
+
+  private failParts(step: Step, failures: StepFailure[]): void {
+    for (const failure of failures) {
+      this.failedKeys.add(failure.key);
+      this.fail(step, failure);
+    }
+  }
+
+  private fail(step: Step, failure: { type: string; message: string }): void {
+    this.lastError = { step: step.kind, type: failure.type, message: failure.message, at: new Date().toISOString() };
+    const outcome = failure.type === 'ApprovalRequired' ? 'needs-approval' : 'failed';
+    this.record(step, outcome, `${failure.type}: ${failure.message}`);
+    log.warn('step failed', { step: step.kind, type: failure.type });
+  }
+
+  private record(step: Step, outcome: StepRecord['outcome'], detail?: string): void {
+    // A step whose parts failed is recorded once as failed, not also as done.
+    const last = this.history[this.history.length - 1];
+    if (outcome === 'done' && last && last.description === step.description && last.outcome !== 'done') return;
+    this.history.push({ kind: step.kind, description: step.description, outcome, detail, at: new Date().toISOString() });
+    if (this.history.length > STEP_HISTORY_LIMIT) this.history.splice(0, this.history.length - STEP_HISTORY_LIMIT);
+  }
+
+  private ignore(reason: string): void {
+    this.eventsIgnored++;
+    this.lastError = { step: 'receive', type: 'InvalidEvent', message: reason, at: new Date().toISOString() };
+    if (this.eventsApplied === 0 && !this.rejectedFirstEvent) this.rejectedFirstEvent = reason;
+    log.warn('event rejected', { reason });
+  }
+
+  private remember(eventId: string): void {
+    this.seen.add(eventId);
+    this.seenEventIds.push(eventId);
+    if (this.seenEventIds.length > SEEN_EVENT_IDS_LIMIT) {
+      for (const old of this.seenEventIds.splice(0, this.seenEventIds.length - SEEN_EVENT_IDS_LIMIT)) {
+        this.seen.delete(old);
+      }
+    }
+  }
+
+  private knownGroups() {
+    return Object.entries(this.desired.groups).map(([id, membership]) => ({ id, name: membership.name }));
+  }
+
+  private planned(step: Step): PlannedStep {
+    return { kind: step.kind, key: step.key, description: step.description };
+  }
+
+  private shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
+  }
+
+  private carried(): CarriedState {
+    return {
+      desired: this.desired,
+      actual: this.actual,
+      seenEventIds: this.seenEventIds,
+      history: this.history,
+      failedKeys: [...this.failedKeys],
+      eventsApplied: this.eventsApplied,
+      eventsIgnored: this.eventsIgnored,
+      stepCount: this.stepCount,
+    };
+  }
+
+  private finish(outcome: UserSyncResult['outcome'], reason?: string): UserSyncResult {
+    log.info('user workflow finished', { outcome });
+    return {
+      userId: this.userId,
+      outcome,
+      reason,
+      done: this.history.filter((record) => record.outcome === 'done'),
+      notDone: this.pending,
+      actual: this.actual,
+    };
+  }
+}
