@@ -1,0 +1,92 @@
+/**
+ * `npm start`: everything on one machine. Starts the Temporal dev server when `TEMPORAL_ADDRESS` is
+ * unset, the GitBook sandbox when `GITBOOK_API_TOKEN` is unset, then the worker and the hook
+ * receiver. Ctrl-C stops all of it in reverse order.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { loadConfig, type AppConfig } from './config';
+import { GitBookClient } from './gitbook/client';
+import { createLogger, type Logger } from './logger';
+import { loadSyncConfig } from './mapping';
+import { loadSeedFile, startSandbox } from './sandbox';
+import { readSandboxEnv } from './sandbox/main';
+import { exitOnFatal, onShutdownSignal } from './shutdown';
+import { findTemporalCli } from './temporal/cli';
+import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
+import { startDevServer } from './temporal/dev-server';
+import { createSyncWorker } from './worker';
+
+type Stopper = () => Promise<unknown>;
+
+async function startTemporal(config: AppConfig, logger: Logger, stoppers: Stopper[]) {
+  if (config.TEMPORAL_ADDRESS) {
+    logger.info({ address: config.TEMPORAL_ADDRESS }, 'using the configured Temporal server');
+    return resolveTemporalTarget();
+  }
+
+  const cliPath = await findTemporalCli({ onProgress: (message) => logger.info(message) });
+  const server = await startDevServer({ cliPath, dataDir: join(config.DATA_DIR, 'temporal'), logger });
+  stoppers.push(() => server.stop());
+  logger.info({ webUi: server.uiUrl }, 'Temporal Web UI');
+  return resolveTemporalTarget({ address: server.address });
+}
+
+async function startGitBook(config: AppConfig, logger: Logger, stoppers: Stopper[]): Promise<GitBookClient> {
+  const timeout = { requestTimeoutMs: config.GITBOOK_REQUEST_TIMEOUT_MS };
+  if (config.GITBOOK_API_TOKEN) {
+    if (!config.GITBOOK_ORG_ID) throw new Error('GITBOOK_ORG_ID is required with GITBOOK_API_TOKEN');
+    logger.info({ url: config.GITBOOK_API_URL, organizationId: config.GITBOOK_ORG_ID }, 'using GitBook');
+    return new GitBookClient({ baseUrl: config.GITBOOK_API_URL, token: config.GITBOOK_API_TOKEN, organizationId: config.GITBOOK_ORG_ID, ...timeout });
+  }
+
+  const settings = readSandboxEnv();
+  const seed = await loadSeedFile(settings.SANDBOX_SEED);
+  const organizationId = config.GITBOOK_ORG_ID ?? seed.organizationId ?? 'org_sandbox';
+  const token = randomBytes(24).toString('hex');
+  const sandbox = await startSandbox({ token, organizationId, seed, host: settings.SANDBOX_HOST, port: settings.SANDBOX_PORT });
+  stoppers.push(() => sandbox.close());
+  logger.warn(
+    { url: sandbox.url, state: `${new URL(sandbox.url).origin}/_sandbox/state`, organizationId },
+    'SANDBOX MODE: no GITBOOK_API_TOKEN is set, so GitBook is the local sandbox and nothing reaches api.gitbook.com',
+  );
+  return new GitBookClient({ baseUrl: sandbox.url, token, organizationId, ...timeout });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'gitbook-sync' });
+  const stoppers: Stopper[] = [];
+  const stopAll = async () => {
+    for (const stop of stoppers.reverse()) await stop().catch((err) => logger.error({ err }, 'stop failed'));
+  };
+
+  try {
+    const syncConfig = await loadSyncConfig(config.SYNC_CONFIG);
+    const target = await startTemporal(config, logger, stoppers);
+    const gitbook = await startGitBook(config, logger, stoppers);
+    stoppers.push(() => gitbook.close());
+
+    const connection = await connectWorker(target);
+    stoppers.push(() => connection.close());
+    const worker = await createSyncWorker({
+      connection,
+      namespace: target.namespace,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      gitbook,
+      syncConfig,
+      maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
+    });
+    const client = await connectClient(target);
+    stoppers.push(() => client.connection.close());
+
+    onShutdownSignal(logger, () => worker.shutdown());
+    logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, syncConfig: config.SYNC_CONFIG }, 'worker started');
+    await worker.run();
+  } finally {
+    await stopAll();
+    logger.info('stopped');
+  }
+}
+
+main().catch((err) => exitOnFatal(createLogger({ name: 'gitbook-sync' }), err));
