@@ -50,6 +50,8 @@ async function settled(userId: string) {
   });
 }
 
+afterEach(() => stack.sandbox.clearFaults());
+
 describe('userSyncWorkflow', () => {
   it('onboards a user into the mapped team and reports the GitBook id', async () => {
     const user = newUser();

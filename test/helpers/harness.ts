@@ -68,11 +68,11 @@ export interface SyncStack {
 /** A worker on a fresh task queue against a fresh sandbox, on the file's dev server. */
 export async function startSyncStack(
   env: TestWorkflowEnvironment,
-  options: { syncConfig?: SyncConfig; sandbox?: Partial<SandboxOptions> } = {},
+  options: { syncConfig?: SyncConfig; sandbox?: Partial<SandboxOptions>; taskQueue?: string } = {},
 ): Promise<SyncStack> {
   const sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: TEST_SEED, ...options.sandbox });
   const gitbook = new GitBookClient({ baseUrl: sandbox.url, token: TEST_TOKEN, organizationId: TEST_ORG, requestTimeoutMs: 2_000 });
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   const worker = await createSyncWorker({
     connection: env.nativeConnection,
