@@ -8,6 +8,9 @@ export { createGitBookActivities, toApplicationFailure, type GitBookActivities }
 export { createMappingActivities, type MappingActivities } from './mapping';
 
 /** All activities of the sync worker. */
-export function createActivities(deps: { gitbook: GitBookClient; syncConfig: SyncConfig }) {
-  return { ...createGitBookActivities(deps.gitbook), ...createMappingActivities(deps.syncConfig) };
+export function createActivities(deps: { gitbook: GitBookClient; syncConfig: SyncConfig; searchAttributes?: boolean }) {
+  return {
+    ...createGitBookActivities(deps.gitbook),
+    ...createMappingActivities(deps.syncConfig, { searchAttributes: deps.searchAttributes }),
+  };
 }

@@ -8,8 +8,11 @@ import type { DirectoryGroup } from '../workflows/events';
 
 const HOUR_MS = 3_600_000;
 
-/** Builds the mapping activities over a loaded sync config. */
-export function createMappingActivities(config: SyncConfig) {
+/**
+ * Builds the mapping activities over a loaded sync config. `searchAttributes`: whether the custom
+ * search attributes are registered on the namespace (setting unregistered ones fails workflow tasks).
+ */
+export function createMappingActivities(config: SyncConfig, options: { searchAttributes?: boolean } = {}) {
   return {
     /** What each of the user's groups grants, with the organization-wide defaults. */
     async resolveMapping(input: { groups: DirectoryGroup[] }): Promise<MappingSnapshot> {
@@ -18,6 +21,7 @@ export function createMappingActivities(config: SyncConfig) {
         defaultRole: config.defaultRole,
         sso: config.sso,
         retainAfterOffboardMs: Math.round(config.retainAfterOffboardHours * HOUR_MS),
+        searchAttributes: options.searchAttributes ?? true,
       };
     },
   };

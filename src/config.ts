@@ -24,8 +24,20 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   SYNC_CONFIG: z.string().min(1).default('config/sync.json'),
+  /** Set the custom search attributes on runs (they must be registered on the namespace). */
+  SYNC_SEARCH_ATTRIBUTES: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   HOOK_SECRET: optionalString,
   HOOK_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** Interface the receiver listens on. */
+  HOOK_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Serve the hook routes without `HOOK_SECRET` (a laptop only; the receiver logs a warning). */
+  HOOK_ALLOW_INSECURE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

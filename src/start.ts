@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       gitbook,
       syncConfig,
       maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
+      searchAttributes: config.SYNC_SEARCH_ATTRIBUTES,
     });
     const client = await connectClient(target);
     stoppers.push(() => client.connection.close());

@@ -27,6 +27,7 @@ export async function submitDirectoryEvent(client: Client, taskQueue: string, ev
     // A user's workflow ends some time after offboarding; a later event starts a fresh run.
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     staticSummary: `GitBook sync for directory user ${event.userId}`,
+    staticDetails: `Started by a \`${event.kind}\` event from ${event.source} (event \`${event.id}\`, directory time ${event.occurredAt}).`,
   });
   return { eventId: event.id, workflowId, runId: handle.signaledRunId };
 }

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     gitbook,
     syncConfig,
     maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
+    searchAttributes: config.SYNC_SEARCH_ATTRIBUTES,
   });
 
   onShutdownSignal(logger, () => worker.shutdown());

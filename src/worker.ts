@@ -13,6 +13,8 @@ export interface SyncWorkerOptions {
   taskQueue: string;
   gitbook: GitBookClient;
   syncConfig: SyncConfig;
+  /** Whether the custom search attributes are registered on the namespace. @default true */
+  searchAttributes?: boolean;
   /** GitBook calls per second across all workers of the queue. Unset: no limit of ours. */
   maxCallsPerSecond?: number;
   /** A prebuilt workflow bundle (tests build it once). Default: bundle `workflows/` at start. */
@@ -32,7 +34,11 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflowSource,
-    activities: createActivities({ gitbook: options.gitbook, syncConfig: options.syncConfig }),
+    activities: createActivities({
+      gitbook: options.gitbook,
+      syncConfig: options.syncConfig,
+      searchAttributes: options.searchAttributes,
+    }),
     maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,
     shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
   });

@@ -12,6 +12,7 @@ const mapping: MappingSnapshot = {
   defaultRole: 'read',
   sso: true,
   retainAfterOffboardMs: 0,
+  searchAttributes: false,
 };
 
 let sequence = 0;

@@ -5,7 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { cancelSignal, directoryEventSignal, statusQuery, userWorkflowId, type UserSyncResult } from '../workflows/api';
+import {
+  cancelSignal,
+  changeAttribute,
+  directoryEventSignal,
+  directoryUserIdAttribute,
+  outcomeAttribute,
+  statusQuery,
+  userWorkflowId,
+  type UserSyncResult,
+} from '../workflows/api';
 import type { DirectoryEvent } from '../workflows/events';
 import { submitDirectoryEvent, submitDirectoryEvents } from '../src/submit';
 import { eventually, event, startSyncStack, startTestEnvironment, type SyncStack } from './helpers/harness';
@@ -220,5 +229,31 @@ describe('userSyncWorkflow', () => {
 
     await send({ kind: 'user.activated', userId: user.id, email: user.email });
     await eventually(() => memberByEmail(user.email));
+  });
+
+  it('tells the story in the Web UI: summary, search attributes and current details', async () => {
+    const user = newUser();
+    await send({ kind: 'user.activated', userId: user.id, email: user.email });
+    await send({ kind: 'group.member_added', userId: user.id, email: user.email, group: { id: 'engineering' } });
+    await settled(user.id);
+
+    const handle = stack.env.client.workflow.getHandle(userWorkflowId(user.id));
+    const description = await eventually(async () => {
+      const current = await handle.describe();
+      return current.typedSearchAttributes.get(outcomeAttribute) === 'in-sync' ? current : undefined;
+    });
+    expect(description.typedSearchAttributes.get(directoryUserIdAttribute)).toBe(user.id);
+    expect(description.typedSearchAttributes.get(changeAttribute)).toBe('update-teams');
+    expect(await description.staticSummary()).toContain(user.id);
+    expect(await description.staticDetails()).toContain('user.activated');
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain(user.email);
+    expect(metadata.currentDetails).toContain('teams team_engineering');
+
+    const found = [];
+    for await (const run of stack.env.client.workflow.list({ query: `GitBookDirectoryUserId = "${user.id}"` })) {
+      found.push(run.workflowId);
+    }
+    expect(found).toEqual([userWorkflowId(user.id)]);
   });
 });

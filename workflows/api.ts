@@ -3,6 +3,7 @@
  * inputs and results. Worker, client, CLI and hook receiver all import these, so an operator's
  * `temporal workflow signal --name ...` and our code always agree.
  */
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { DirectoryEvent, GitBookRole } from './events';
 
@@ -22,6 +23,19 @@ export const USER_WORKFLOW_ID_PREFIX = 'gitbook-user-';
 export function userWorkflowId(directoryUserId: string): string {
   return `${USER_WORKFLOW_ID_PREFIX}${directoryUserId}`;
 }
+
+/**
+ * Custom search attributes, so the Web UI and `temporal workflow list --query` can find runs by
+ * user, change and outcome. Register them on a cluster with
+ * `temporal operator search-attribute create --name <name> --type Keyword` (the dev server started
+ * by `npm start` registers them itself). No email is ever put in a search attribute.
+ */
+export const directoryUserIdAttribute = defineSearchAttributeKey('GitBookDirectoryUserId', SearchAttributeType.KEYWORD);
+/** The kind of the latest step: `onboard`, `set-role`, `update-teams`, `offboard`. */
+export const changeAttribute = defineSearchAttributeKey('GitBookChange', SearchAttributeType.KEYWORD);
+/** `running`, `in-sync`, `failed`, `needs-approval`, `converged` or `cancelled`. */
+export const outcomeAttribute = defineSearchAttributeKey('GitBookOutcome', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTE_KEYS = [directoryUserIdAttribute, changeAttribute, outcomeAttribute];
 
 /** Delivers one directory event to the user's workflow (use with signal-with-start). */
 export const directoryEventSignal = defineSignal<[DirectoryEvent]>('directoryEvent');

@@ -43,7 +43,12 @@ export const directoryEventSchema = z
     id: z.string().min(1).max(200),
     kind: z.enum(DIRECTORY_EVENT_KINDS),
     userId: directoryUserIdSchema,
-    email: z.email().max(320).optional(),
+    /** Trimmed and NFC-normalized before it is checked; case is kept here and folded for matching. */
+    email: z
+      .string()
+      .transform((value) => value.trim().normalize('NFC'))
+      .pipe(z.email().max(320))
+      .optional(),
     displayName: z.string().max(256).optional(),
     group: directoryGroupSchema.optional(),
     /** When the directory says the change happened: ISO 8601 with an offset. Orders stale events out. */

@@ -6,13 +6,17 @@
 import type { ActualState, DesiredState, PlannedStep } from './api';
 import { GITBOOK_ROLES, type GitBookRole } from './events';
 
-/** What the mapping file says about the groups this user has been seen in. */
+/**
+ * What the worker's settings say for this user: what their groups grant (from the mapping file),
+ * and whether the custom search attributes are registered and may be set.
+ */
 export interface MappingSnapshot {
   /** Directory group id -> the teams and role it grants (empty for an unmapped group). */
   grants: Record<string, { teamIds: string[]; role?: GitBookRole }>;
   defaultRole: GitBookRole;
   sso: boolean;
   retainAfterOffboardMs: number;
+  searchAttributes: boolean;
 }
 
 export interface OnboardInput {

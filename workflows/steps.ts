@@ -24,7 +24,10 @@ const gitbook = proxyActivities<GitBookActivities>(GITBOOK_ACTIVITY_OPTIONS);
 
 /** Invites the person, then adds them to their teams. A team that refuses does not undo the invite. */
 export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardResult & { failures: StepFailure[] }> {
-  const { gitbookUserId } = await gitbook.inviteMember({ email: input.email, role: input.role, sso: input.sso });
+  const { gitbookUserId } = await gitbook.inviteMember.executeWithOptions(
+    { summary: `invite ${input.email} as ${input.role}${input.sso ? ' (SSO)' : ''}` },
+    [{ email: input.email, role: input.role, sso: input.sso }],
+  );
   log.info('invited', { teams: input.teamIds.length });
 
   const changes: TeamChange[] = input.teamIds.map((teamId) => ({ teamId, action: 'add' }));
@@ -40,7 +43,9 @@ export async function offboardUserWorkflow(input: OffboardInput): Promise<Offboa
     return { outcome: 'not-member' };
   }
 
-  const { outcome } = await gitbook.removeMember({ gitbookUserId });
+  const { outcome } = await gitbook.removeMember.executeWithOptions({ summary: `remove member ${gitbookUserId}` }, [
+    { gitbookUserId },
+  ]);
   return { outcome, gitbookUserId };
 }
 
@@ -54,7 +59,9 @@ export async function setUserRoleWorkflow(input: SetRoleInput): Promise<SetRoleR
       nonRetryable: true,
     });
   }
-  await gitbook.setMemberRole({ gitbookUserId, role: input.role });
+  await gitbook.setMemberRole.executeWithOptions({ summary: `set role ${input.role} on ${gitbookUserId}` }, [
+    { gitbookUserId, role: input.role },
+  ]);
   return { gitbookUserId };
 }
 
@@ -67,7 +74,7 @@ export async function updateUserTeamsWorkflow(input: UpdateTeamsInput): Promise<
 
 async function findMemberId(email: string | undefined): Promise<string | undefined> {
   if (!email) return undefined;
-  const found = await gitbook.findMember({ email });
+  const found = await gitbook.findMember.executeWithOptions({ summary: `find the member ${email}` }, [{ email }]);
   return found.gitbookUserId;
 }
 
@@ -77,10 +84,9 @@ async function applyTeamChanges(member: string, changes: TeamChange[]) {
   const failures: StepFailure[] = [];
   for (const change of changes) {
     try {
-      await gitbook.updateTeamMembers({
-        teamId: change.teamId,
-        ...(change.action === 'add' ? { add: [member] } : { remove: [member] }),
-      });
+      await gitbook.updateTeamMembers.executeWithOptions({ summary: `${change.action} ${member} ${change.action === 'add' ? 'to' : 'from'} ${change.teamId}` }, [
+        { teamId: change.teamId, ...(change.action === 'add' ? { add: [member] } : { remove: [member] }) },
+      ]);
       applied.push(change);
     } catch (err) {
       const failure = permanentFailureOf(err);

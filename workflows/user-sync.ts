@@ -15,14 +15,19 @@ import {
   isCancellation,
   log,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { MappingActivities } from '../activities/mapping';
 import {
   cancelSignal,
+  changeAttribute,
   directoryEventSignal,
+  directoryUserIdAttribute,
+  outcomeAttribute,
   statusQuery,
   userWorkflowId,
   type ActualState,
@@ -173,7 +178,9 @@ class UserSync {
 
       if (this.dirty || !this.mapping) {
         this.dirty = false;
+        const first = !this.mapping;
         this.mapping = await resolveMapping({ groups: this.knownGroups() });
+        if (first) this.tag({ userId: this.userId });
       }
 
       const plan = planSteps(this.desired, this.actual, this.mapping, this.failedKeys);
@@ -183,6 +190,8 @@ class UserSync {
         await this.runStep(next);
         continue;
       }
+      this.describe(plan.waitingFor);
+      this.tag({ outcome: this.failedKeys.size > 0 ? this.lastOutcome() : 'in-sync' });
 
       if (this.shouldContinueAsNew()) {
         await condition(allHandlersFinished);
@@ -204,6 +213,8 @@ class UserSync {
     const scope = new CancellationScope();
     this.running = { step, scope };
     const childId = `${workflowInfo().workflowId}/${step.kind}-${++this.stepCount}`;
+    this.tag({ change: step.kind, outcome: 'running' });
+    this.describe();
 
     try {
       await scope.run(() => this.executeStep(step, childId));
@@ -229,9 +240,10 @@ class UserSync {
   }
 
   private async executeStep(step: Step, workflowId: string): Promise<void> {
+    const child = { workflowId, staticSummary: step.description };
     switch (step.kind) {
       case 'onboard': {
-        const result = await executeChild(onboardUserWorkflow, { workflowId, args: [step.input] });
+        const result = await executeChild(onboardUserWorkflow, { ...child, args: [step.input] });
         this.actual.membership = 'member';
         this.actual.gitbookUserId = result.gitbookUserId;
         this.actual.role = step.input.role;
@@ -240,19 +252,19 @@ class UserSync {
         return;
       }
       case 'set-role': {
-        const result = await executeChild(setUserRoleWorkflow, { workflowId, args: [step.input] });
+        const result = await executeChild(setUserRoleWorkflow, { ...child, args: [step.input] });
         this.actual.gitbookUserId = result.gitbookUserId;
         this.actual.role = step.input.role;
         return;
       }
       case 'update-teams': {
-        const result = await executeChild(updateUserTeamsWorkflow, { workflowId, args: [step.input] });
+        const result = await executeChild(updateUserTeamsWorkflow, { ...child, args: [step.input] });
         for (const change of result.applied) this.actual.teams[change.teamId] = change.action === 'add' ? 'in' : 'out';
         this.failParts(step, result.failures);
         return;
       }
       case 'offboard': {
-        const result = await executeChild(offboardUserWorkflow, { workflowId, args: [step.input] });
+        const result = await executeChild(offboardUserWorkflow, { ...child, args: [step.input] });
         if (result.outcome === 'pending-approval') {
           this.failedKeys.add(step.key);
           this.fail(step, { type: 'ApprovalRequired', message: 'GitBook sent the removal to an admin for approval' });
@@ -363,8 +375,44 @@ class UserSync {
     };
   }
 
+  /** Sets search attributes when the worker says they are registered. */
+  private tag(values: { userId?: string; change?: string; outcome?: string }): void {
+    if (!this.mapping?.searchAttributes) return;
+    const updates = [];
+    if (values.userId) updates.push({ key: directoryUserIdAttribute, value: values.userId });
+    if (values.change) updates.push({ key: changeAttribute, value: values.change });
+    if (values.outcome) updates.push({ key: outcomeAttribute, value: values.outcome });
+    upsertSearchAttributes(updates);
+  }
+
+  private lastOutcome(): string {
+    const last = this.history[this.history.length - 1];
+    return last?.outcome === 'needs-approval' ? 'needs-approval' : 'failed';
+  }
+
+  /** The Web UI's "current details": who, what GitBook has, what runs, what is pending, what failed. */
+  private describe(waitingFor?: string): void {
+    const email = this.desired.email?.value ?? 'email unknown';
+    const teams = Object.entries(this.actual.teams)
+      .filter(([, state]) => state === 'in')
+      .map(([teamId]) => teamId);
+    const lines = [
+      `**${email}** (directory user \`${this.userId}\`)`,
+      `- directory: ${this.desired.active === undefined ? 'no lifecycle event yet' : this.desired.active.value ? 'active' : 'deactivated'}`,
+      `- GitBook: ${this.actual.membership}${this.actual.gitbookUserId ? ` \`${this.actual.gitbookUserId}\`` : ''}` +
+        `${this.actual.role ? `, role ${this.actual.role}` : ''}${teams.length ? `, teams ${teams.join(', ')}` : ''}`,
+    ];
+    if (this.running) lines.push(`- running: ${this.running.step.description}`);
+    if (this.pending.length > 1) lines.push(`- pending: ${this.pending.slice(1).map((s) => s.description).join('; ')}`);
+    if (waitingFor) lines.push(`- waiting for ${waitingFor}`);
+    if (this.lastError) lines.push(`- last error (${this.lastError.step}): ${this.lastError.type}: ${this.lastError.message}`);
+    setCurrentDetails(lines.join('\n'));
+  }
+
   private finish(outcome: UserSyncResult['outcome'], reason?: string): UserSyncResult {
     log.info('user workflow finished', { outcome });
+    this.tag({ outcome });
+    this.describe();
     return {
       userId: this.userId,
       outcome,

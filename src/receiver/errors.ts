@@ -12,6 +12,7 @@ export const ReceiverErrorCode = {
   unsupportedContentType: 'UNSUPPORTED_CONTENT_TYPE',
   malformedJson: 'MALFORMED_JSON',
   invalidBody: 'INVALID_BODY',
+  invalidEvent: 'INVALID_EVENT',
   temporalUnavailable: 'TEMPORAL_UNAVAILABLE',
   notFound: 'NOT_FOUND',
   badRequest: 'BAD_REQUEST',

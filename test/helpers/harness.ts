@@ -9,6 +9,7 @@ import { GitBookClient } from '../../src/gitbook/client';
 import { parseSyncConfig, type SyncConfig } from '../../src/mapping';
 import { startSandbox, type GitBookSandbox, type SandboxOptions } from '../../src/sandbox';
 import { createSyncWorker } from '../../src/worker';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/api';
 
 export const TEST_TOKEN = 'gb_test_token_for_sandbox_only';
 export const TEST_ORG = 'org_test';
@@ -28,7 +29,12 @@ export async function startTestEnvironment(): Promise<TestWorkflowEnvironment> {
   const path = process.env.TEMPORAL_CLI_PATH;
   if (!path) throw new Error('TEMPORAL_CLI_PATH is not set: the jest global setup did not run');
   return await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', ui: false },
+    server: {
+      executable: { type: 'existing-path', path },
+      ip: '127.0.0.1',
+      ui: false,
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+    },
   });
 }
 

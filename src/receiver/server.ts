@@ -1,0 +1,297 @@
+/**
+ * The hook receiver: a Fastify app that turns IdP deliveries into directory events and hands them to
+ * Temporal. It answers 2xx only once every accepted event is held by its user's workflow, and 503
+ * (with `Retry-After`) when Temporal cannot take them in time, so the IdP retries; redeliveries are
+ * recognised by event id in the workflow. Bad input gets a 4xx naming the field, never a 500.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createLogger, type Logger } from '../logger';
+import type { SyncConfig } from '../mapping';
+import { submitDirectoryEvents } from '../submit';
+import { isAuthorized } from './auth';
+import { collectBatch, type EventOutcome } from './batch';
+import { directoryEventIdField, mapDirectoryHookEvent, parseDirectoryDelivery } from './directory';
+import { HookRequestError, ReceiverConfigError, ReceiverErrorCode, errorAnswer, type ErrorAnswer } from './errors';
+import { handOff, withTimeout, type SubmitEvents } from './handoff';
+import { mapOktaEvent, oktaEventIdField, parseOktaDelivery } from './okta';
+
+/** The receiver's routes (fixed names operators rely on). */
+export const RECEIVER_ROUTES = {
+  health: '/healthz',
+  ready: '/readyz',
+  okta: '/hooks/okta',
+  directory: '/hooks/directory',
+} as const;
+
+/** The header of Okta's one-time verification request. */
+export const OKTA_CHALLENGE_HEADER = 'x-okta-verification-challenge';
+
+/** @default the largest body accepted: 1 MiB. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
+
+/** @default how long a delivery may wait for Temporal; Okta itself waits 3 s for the answer. */
+export const DEFAULT_SUBMIT_TIMEOUT_MS = 2_500;
+
+/** @default how long `/readyz` waits for Temporal to answer. */
+export const DEFAULT_READINESS_TIMEOUT_MS = 1_000;
+
+/** @default the `Retry-After` of a 503. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** A whole request (headers and body) must arrive within this; slow senders are cut off. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** `application/json` and any `application/<something>+json`, with parameters or not. */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w!#$&^.-]+\+)?json(?:;|$)/;
+
+export interface ReceiverOptions {
+  /** The Temporal client that starts and signals the users' workflows. */
+  client: Client;
+  taskQueue: string;
+  /** The group mapping: events about groups it does not map are acknowledged and dropped. */
+  syncConfig: SyncConfig;
+  /** The shared secret expected in `Authorization` (as is, or `Bearer <secret>`). */
+  secret?: string;
+  /** Serve the hook routes without a secret. For a laptop only; a warning is logged. @default false */
+  allowInsecure?: boolean;
+  /** @default {@link DEFAULT_BODY_LIMIT_BYTES} */
+  bodyLimitBytes?: number;
+  /** @default {@link DEFAULT_SUBMIT_TIMEOUT_MS} */
+  submitTimeoutMs?: number;
+  /** @default {@link DEFAULT_READINESS_TIMEOUT_MS} */
+  readinessTimeoutMs?: number;
+  /** @default {@link DEFAULT_RETRY_AFTER_SECONDS} */
+  retryAfterSeconds?: number;
+  /** A pino logger, or `false` for none. @default a new `receiver` logger from `createLogger` */
+  logger?: Logger | false;
+  /** How events reach Temporal. @default `submitDirectoryEvents(client, taskQueue, events)` */
+  submit?: SubmitEvents;
+}
+
+export interface StartReceiverOptions extends ReceiverOptions {
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** `0` picks a free port. @default 0 */
+  port?: number;
+}
+
+/** A listening receiver. */
+export interface RunningReceiver {
+  /** The base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  /** Stops accepting requests, waits for those in flight, then closes. */
+  close(): Promise<void>;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || resolved <= 0) {
+    throw new ReceiverConfigError(`${name} must be a positive integer, got ${resolved}`);
+  }
+  return resolved;
+}
+
+/**
+ * Builds the receiver's Fastify app, not listening (use `app.listen` or {@link startReceiver}).
+ *
+ * @throws ReceiverConfigError without a secret unless `allowInsecure` is set, or for a bad limit.
+ */
+export function buildReceiver(options: ReceiverOptions): FastifyInstance {
+  const secret = options.secret || undefined;
+  if (!secret && !options.allowInsecure) {
+    throw new ReceiverConfigError('a hook secret is required (HOOK_SECRET); set allowInsecure to run without one');
+  }
+
+  const bodyLimitBytes = positiveInteger('bodyLimitBytes', options.bodyLimitBytes, DEFAULT_BODY_LIMIT_BYTES);
+  const submitTimeoutMs = positiveInteger('submitTimeoutMs', options.submitTimeoutMs, DEFAULT_SUBMIT_TIMEOUT_MS);
+  const readinessTimeoutMs = positiveInteger('readinessTimeoutMs', options.readinessTimeoutMs, DEFAULT_READINESS_TIMEOUT_MS);
+  const retryAfterSeconds = positiveInteger('retryAfterSeconds', options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS);
+  const { client, taskQueue, syncConfig } = options;
+  const submit = options.submit ?? ((events) => submitDirectoryEvents(client, taskQueue, events));
+
+  const logger = options.logger === false ? undefined : (options.logger ?? createLogger({ name: 'receiver' }));
+  const app: FastifyInstance = Fastify({
+    ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: bodyLimitBytes,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // Each hook logs one line of its own; per-request lines would mostly be health probes.
+    disableRequestLogging: true,
+  });
+  if (!secret) {
+    app.log.warn({ routes: [RECEIVER_ROUTES.okta, RECEIVER_ROUTES.directory] }, 'NO HOOK SECRET: anyone who can reach the receiver can change GitBook membership');
+  }
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  // Only JSON is parsed; any other content type is refused with 415 before the body is read.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (_request, text, done) => {
+    try {
+      done(null, parseJson(String(text)));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | HookRequestError, request, reply) => {
+    const { status, answer } = describeError(error, bodyLimitBytes);
+    if (status >= 500) request.log.error({ err: error }, 'hook request failed');
+    else request.log.info({ status, code: answer.error.code, route: request.routeOptions.url }, 'hook request refused');
+    return reply.code(status).send(answer);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const [path] = request.url.split('?');
+    return reply.code(404).send(errorAnswer(ReceiverErrorCode.notFound, `no route ${request.method} ${path}`));
+  });
+
+  /** Refuses a hook request without the secret, before its body is read. */
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!secret || isAuthorized(request.headers.authorization, secret)) return;
+
+    const reason = request.headers.authorization === undefined ? 'no Authorization header' : 'wrong secret';
+    request.log.warn({ route: request.routeOptions.url, method: request.method, reason }, 'hook request unauthorized');
+    return reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .send(errorAnswer(ReceiverErrorCode.unauthorized, 'a valid Authorization header is required'));
+  };
+
+  /** Hands the accepted events to Temporal, then answers with the report (or 503). */
+  const deliver = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    delivery: { outcomes: EventOutcome[]; idField: (index: number) => string; deliveryId?: string },
+  ) => {
+    const { events, report } = collectBatch(delivery.outcomes, delivery.idField);
+    const route = request.routeOptions.url;
+    for (const ignored of report.ignoredEvents) {
+      request.log.info({ route, index: ignored.index, eventId: ignored.id, reason: ignored.reason }, 'event ignored');
+    }
+    for (const rejected of report.rejectedEvents) {
+      const fields = rejected.issues.map((issue) => issue.field);
+      request.log.warn({ route, index: rejected.index, eventId: rejected.id, fields }, 'event rejected');
+    }
+
+    try {
+      await handOff(events, { client, submit, timeoutMs: submitTimeoutMs });
+    } catch (err) {
+      request.log.warn({ route, deliveryId: delivery.deliveryId, events: events.length, err }, 'events not handed to Temporal');
+      return reply
+        .code(503)
+        .header('retry-after', String(retryAfterSeconds))
+        .send(errorAnswer(ReceiverErrorCode.temporalUnavailable, 'Temporal did not take the events in time; retry later'));
+    }
+
+    const { ignoredEvents: _ignored, rejectedEvents: _rejected, ...counts } = report;
+    request.log.info({ route, deliveryId: delivery.deliveryId, ...counts }, 'delivery accepted');
+    return reply.code(200).send(report);
+  };
+
+  app.get(RECEIVER_ROUTES.health, async () => ({ status: 'ok' }));
+
+  app.get(RECEIVER_ROUTES.ready, async (_request, reply) => {
+    if (closing) return reply.code(503).send({ status: 'closing' });
+
+    const deadline = Date.now() + readinessTimeoutMs;
+    const probe = client.connection.withDeadline(deadline, () => client.connection.workflowService.getSystemInfo({}));
+    try {
+      await withTimeout(probe, readinessTimeoutMs, () => new Error('Temporal did not answer in time'));
+      return { status: 'ready' };
+    } catch (err) {
+      reply.log.warn({ err }, 'not ready: Temporal did not answer');
+      return reply.code(503).header('retry-after', String(retryAfterSeconds)).send({ status: 'unavailable' });
+    }
+  });
+
+  // Okta's one-time verification: echo the challenge; nothing else happens.
+  app.get(RECEIVER_ROUTES.okta, { onRequest: authenticate }, async (request) => {
+    const challenge = request.headers[OKTA_CHALLENGE_HEADER];
+    if (typeof challenge !== 'string' || challenge.length === 0) {
+      throw new HookRequestError(400, ReceiverErrorCode.missingHeader, `the ${OKTA_CHALLENGE_HEADER} header is required`);
+    }
+    request.log.info({ route: RECEIVER_ROUTES.okta }, 'okta verification answered');
+    return { verification: challenge };
+  });
+
+  app.post(RECEIVER_ROUTES.okta, { onRequest: authenticate }, async (request, reply) => {
+    const parsed = parseOktaDelivery(requireBody(request));
+    if (!parsed.ok) {
+      throw new HookRequestError(400, ReceiverErrorCode.invalidBody, 'the body is not an Okta event hook delivery', parsed.issues);
+    }
+
+    const { deliveryId, events } = parsed.delivery;
+    const outcomes = events.map((raw, index) => mapOktaEvent(raw, index, syncConfig));
+    return await deliver(request, reply, { outcomes, idField: oktaEventIdField, deliveryId });
+  });
+
+  app.post(RECEIVER_ROUTES.directory, { onRequest: authenticate }, async (request, reply) => {
+    const delivery = parseDirectoryDelivery(requireBody(request));
+    const outcomes = delivery.events.map((raw, index) => mapDirectoryHookEvent(raw, index, delivery, syncConfig));
+
+    // A lone event that fails validation is the whole body: refuse it. In a batch, the rest goes on.
+    const [only] = outcomes;
+    if (!delivery.batch && only?.kind === 'rejected') {
+      throw new HookRequestError(400, ReceiverErrorCode.invalidEvent, 'the event is invalid', only.issues);
+    }
+    return await deliver(request, reply, { outcomes, idField: (index) => directoryEventIdField(delivery, index) });
+  });
+
+  return app;
+}
+
+/** Builds the receiver and listens on `host:port`. */
+export async function startReceiver(options: StartReceiverOptions): Promise<RunningReceiver> {
+  const { host = '127.0.0.1', port = 0, ...receiverOptions } = options;
+  const app = buildReceiver(receiverOptions);
+
+  await app.listen({ host, port });
+  const { port: boundPort } = app.server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return { url: `http://${urlHost}:${boundPort}`, app, close: () => app.close() };
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim().length === 0) {
+    throw new HookRequestError(400, ReceiverErrorCode.malformedJson, 'the body is empty; a JSON object is required');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HookRequestError(400, ReceiverErrorCode.malformedJson, `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The parsed body. A POST without one reaches the handler only when it had no content type. */
+function requireBody(request: FastifyRequest): unknown {
+  if (request.body === undefined) {
+    throw new HookRequestError(415, ReceiverErrorCode.unsupportedContentType, 'the content-type must be application/json');
+  }
+  return request.body;
+}
+
+/** The status and answer for an error; anything unforeseen is a 500 whose detail stays in the logs. */
+function describeError(error: FastifyError | HookRequestError, bodyLimitBytes: number): { status: number; answer: ErrorAnswer } {
+  if (error instanceof HookRequestError) {
+    return { status: error.statusCode, answer: errorAnswer(error.code, error.message, error.issues) };
+  }
+
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, answer: errorAnswer(ReceiverErrorCode.bodyTooLarge, `the body is larger than ${bodyLimitBytes} bytes`) };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, answer: errorAnswer(ReceiverErrorCode.unsupportedContentType, 'the content-type must be application/json') };
+  }
+
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { status, answer: errorAnswer(ReceiverErrorCode.badRequest, error.message) };
+  }
+  return { status: 500, answer: errorAnswer(ReceiverErrorCode.internal, 'the receiver failed; the cause is in its logs') };
+}
