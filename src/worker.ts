@@ -19,6 +19,8 @@ export interface SyncWorkerOptions {
   maxCallsPerSecond?: number;
   /** A prebuilt workflow bundle (tests build it once). Default: bundle `workflows/` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The worker's identity in histories. @default the SDK's `pid@host` */
+  identity?: string;
   /** How long in-flight activities may run after a shutdown request. @default '20 seconds' */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
 }
@@ -40,6 +42,7 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
       searchAttributes: options.searchAttributes,
     }),
     maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,
+    identity: options.identity,
     shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
   });
 }

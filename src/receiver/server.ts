@@ -6,7 +6,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { createLogger, type Logger } from '../logger';
 import type { SyncConfig } from '../mapping';
 import { submitDirectoryEvents } from '../submit';
@@ -118,7 +125,7 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     bodyLimit: bodyLimitBytes,
     requestTimeout: REQUEST_TIMEOUT_MS,
     // Each hook logs one line of its own; per-request lines would mostly be health probes.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   if (!secret) {
     app.log.warn({ routes: [RECEIVER_ROUTES.okta, RECEIVER_ROUTES.directory] }, 'NO HOOK SECRET: anyone who can reach the receiver can change GitBook membership');

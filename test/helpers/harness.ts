@@ -74,7 +74,13 @@ export interface SyncStack {
 /** A worker on a fresh task queue against a fresh sandbox, on the file's dev server. */
 export async function startSyncStack(
   env: TestWorkflowEnvironment,
-  options: { syncConfig?: SyncConfig; sandbox?: Partial<SandboxOptions>; taskQueue?: string } = {},
+  options: {
+    syncConfig?: SyncConfig;
+    sandbox?: Partial<SandboxOptions>;
+    taskQueue?: string;
+    maxCallsPerSecond?: number;
+    identity?: string;
+  } = {},
 ): Promise<SyncStack> {
   const sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: TEST_SEED, ...options.sandbox });
   const gitbook = new GitBookClient({ baseUrl: sandbox.url, token: TEST_TOKEN, organizationId: TEST_ORG, requestTimeoutMs: 2_000 });
@@ -88,6 +94,8 @@ export async function startSyncStack(
     syncConfig: options.syncConfig ?? TEST_SYNC_CONFIG,
     workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
     shutdownGraceTime: '1 second',
+    maxCallsPerSecond: options.maxCallsPerSecond,
+    identity: options.identity,
   });
 
   return {

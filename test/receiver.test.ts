@@ -1,0 +1,409 @@
+/**
+ * The hook receiver end to end: a real Temporal dev server, the GitBook sandbox, a sync worker and
+ * the receiver on port 0, hit over HTTP. Asserts what GitBook received and what Temporal holds.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { request } from 'undici';
+import { statusQuery, userWorkflowId } from '../workflows/api';
+import { parseSyncConfig } from '../src/mapping';
+import { startReceiver, type RunningReceiver } from '../src/receiver';
+import { eventually, startSyncStack, startTestEnvironment, TEST_SYNC_CONFIG, type SyncStack } from './helpers/harness';
+
+const SECRET = 'hook-secret-for-tests-9f2c4e';
+
+// Offboarded workflows stay open for an hour, so a late, stale event is still recognised.
+const syncConfig = parseSyncConfig({ ...TEST_SYNC_CONFIG, retainAfterOffboardHours: 1 });
+
+let env: TestWorkflowEnvironment;
+let stack: SyncStack;
+let running: Promise<void>;
+let receiver: RunningReceiver;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  env = await startTestEnvironment();
+  stack = await startSyncStack(env, { syncConfig });
+  running = stack.worker.run();
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  receiver = await startReceiver({
+    client: env.client,
+    taskQueue: stack.taskQueue,
+    syncConfig,
+    secret: SECRET,
+    logger: pino({ level: 'debug' }, logStream),
+    host: '127.0.0.1',
+    port: 0,
+  });
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  stack?.worker.shutdown();
+  await running;
+  await stack?.close();
+  await env?.teardown();
+});
+
+type OktaDelivery = {
+  eventId: string;
+  data: { events: Array<{ uuid: string; published: string; eventType: string; target: Array<Record<string, unknown>> }> };
+};
+
+const readFixture = (path: string): unknown => JSON.parse(readFileSync(join(__dirname, 'fixtures', path), 'utf8'));
+
+/**
+ * An Okta fixture made unique to one test: its ids get `tag`, its logins a `tag.` prefix. The same
+ * tag maps a fixture's ids the same way, so two fixtures can speak of the same person.
+ */
+function okta(name: string, tag: string): OktaDelivery {
+  const delivery = readFixture(`okta/${name}.json`) as OktaDelivery;
+  delivery.eventId = `${delivery.eventId}-${tag}`;
+  for (const event of delivery.data.events) {
+    event.uuid = `${event.uuid}-${tag}`;
+    for (const target of event.target) {
+      if (target.type !== 'User') continue;
+      target.id = `${target.id}${tag}`;
+      target.alternateId = `${tag}.${target.alternateId}`;
+    }
+  }
+  return delivery;
+}
+
+const newTag = () => randomUUID().slice(0, 8);
+const userOf = (delivery: OktaDelivery, index = 0) => {
+  const user = delivery.data.events[index]!.target.find((target) => target.type === 'User')!;
+  return { id: user.id as string, email: user.alternateId as string };
+};
+
+async function send(
+  method: 'GET' | 'POST',
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string>; url?: string } = {},
+) {
+  const isText = typeof options.body === 'string';
+  const response = await request(`${options.url ?? receiver.url}${path}`, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      authorization: `Bearer ${SECRET}`,
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : isText ? (options.body as string) : JSON.stringify(options.body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const postOkta = (delivery: unknown, headers?: Record<string, string>) =>
+  send('POST', '/hooks/okta', { body: delivery, headers });
+
+const memberByEmail = (email: string) => stack.sandbox.state().members.find((member) => member.email === email);
+const teamMembers = (teamId: string) => stack.sandbox.state().teams.find((team) => team.id === teamId)?.memberIds ?? [];
+const invitesOf = (email: string) =>
+  stack.sandbox
+    .state()
+    .calls.filter((call) => call.method === 'POST' && call.path.includes('/invites'))
+    .filter((call) => JSON.stringify(call.body).includes(email));
+const status = (userId: string) => env.client.workflow.getHandle(userWorkflowId(userId)).query(statusQuery);
+const expectNoWorkflow = (userId: string) =>
+  expect(env.client.workflow.getHandle(userWorkflowId(userId)).describe()).rejects.toThrow(WorkflowNotFoundError);
+
+async function settled(userId: string, eventsApplied: number) {
+  return await eventually(async () => {
+    const current = await status(userId);
+    return current.eventsApplied === eventsApplied && current.pending.length === 0 && !current.running
+      ? current
+      : undefined;
+  });
+}
+
+describe('hook receiver', () => {
+  it('answers the health and readiness probes', async () => {
+    expect(await send('GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await send('GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
+  });
+
+  it("echoes Okta's verification challenge, and only to a request with the secret", async () => {
+    const { headers } = readFixture('okta/verification.json') as { headers: Record<string, string> };
+
+    const verified = await send('GET', '/hooks/okta', { headers });
+    const missing = await send('GET', '/hooks/okta');
+    const unauthorized = await send('GET', '/hooks/okta', { headers: { ...headers, authorization: 'wrong' } });
+
+    expect(verified).toMatchObject({ status: 200, body: { verification: headers['x-okta-verification-challenge'] } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toContain('x-okta-verification-challenge');
+    expect(unauthorized.status).toBe(401);
+  });
+
+  it('onboards the user of a single Okta create event', async () => {
+    const delivery = okta('user-create', newTag());
+    const user = userOf(delivery);
+
+    const answer = await postOkta(delivery);
+
+    expect(answer).toMatchObject({ status: 200, body: { received: 1, accepted: 1, duplicates: 0, ignored: 0, rejected: 0 } });
+    const member = await eventually(() => memberByEmail(user.email));
+    expect(member.displayName).toBe('Ada Lovelace');
+  });
+
+  it('onboards every user of a batch', async () => {
+    const delivery = okta('user-create-batch', newTag());
+    const emails = delivery.data.events.map((_event, index) => userOf(delivery, index).email);
+
+    const answer = await postOkta(delivery);
+
+    expect(answer).toMatchObject({ status: 200, body: { received: 3, accepted: 3 } });
+    await eventually(() => (emails.every((email) => memberByEmail(email)) ? true : undefined));
+    expect(emails).toContain(`${delivery.eventId.split('-').pop()}.qa+docs@example.com`);
+  });
+
+  it('puts the user in the mapped team on a group add, and takes them out on the remove', async () => {
+    const tag = newTag();
+    const user = userOf(okta('user-create', tag));
+
+    await postOkta(okta('user-create', tag));
+    expect(await postOkta(okta('group-membership-add', tag))).toMatchObject({ status: 200, body: { accepted: 1 } });
+    const member = await eventually(() => {
+      const found = memberByEmail(user.email);
+      return found && teamMembers('team_engineering').includes(found.id) ? found : undefined;
+    });
+    expect(member.role).toBe('edit');
+
+    await postOkta(okta('group-membership-remove', tag));
+
+    await eventually(() => (teamMembers('team_engineering').includes(member.id) ? undefined : true));
+    expect((await settled(user.id, 3)).actual.teams).toEqual({ team_engineering: 'out' });
+  });
+
+  it('invites once when the same delivery arrives twice', async () => {
+    const delivery = okta('user-create', newTag());
+    const user = userOf(delivery);
+
+    const first = await postOkta(delivery);
+    const second = await postOkta(delivery);
+
+    expect([first.status, second.status]).toEqual([200, 200]);
+    await eventually(() => memberByEmail(user.email));
+    expect((await settled(user.id, 1)).eventsApplied).toBe(1);
+    expect(invitesOf(user.email)).toHaveLength(1);
+  });
+
+  it('ends with no member when a deactivation arrives before the earlier create', async () => {
+    const tag = newTag();
+    const create = okta('user-create', tag);
+    const deactivate = okta('user-deactivate', tag);
+    const user = userOf(create);
+    expect(Date.parse(deactivate.data.events[0]!.published)).toBeGreaterThan(Date.parse(create.data.events[0]!.published));
+
+    expect((await postOkta(deactivate)).status).toBe(200);
+    expect((await postOkta(create)).status).toBe(200);
+
+    const state = await settled(user.id, 2);
+    expect(state.desired.active?.value).toBe(false);
+    expect(state.actual.membership).toBe('not-member');
+    expect(memberByEmail(user.email)).toBeUndefined();
+    expect(invitesOf(user.email)).toHaveLength(0);
+  });
+
+  it('refuses a wrong or missing secret with 401 and starts nothing', async () => {
+    const delivery = okta('user-create', newTag());
+    const user = userOf(delivery);
+
+    const wrong = await postOkta(delivery, { authorization: `Bearer ${SECRET}-not` });
+    const missing = await send('POST', '/hooks/okta', { body: delivery, headers: { authorization: '' } });
+    const generic = await send('POST', '/hooks/directory', { body: {}, headers: { authorization: 'nope' } });
+
+    expect([wrong.status, missing.status, generic.status]).toEqual([401, 401, 401]);
+    expect(wrong.body).toEqual({ error: { code: 'UNAUTHORIZED', message: 'a valid Authorization header is required' } });
+    expect(JSON.stringify([wrong, missing])).not.toContain(SECRET);
+    await expectNoWorkflow(user.id);
+  });
+
+  it('refuses an oversized body with 413', async () => {
+    const delivery = okta('user-create', newTag());
+    const padded = { ...delivery, padding: 'x'.repeat(1_048_576) };
+
+    const answer = await postOkta(padded);
+
+    expect(answer).toMatchObject({ status: 413, body: { error: { code: 'BODY_TOO_LARGE' } } });
+    await expectNoWorkflow(userOf(delivery).id);
+  });
+
+  it('refuses malformed JSON with 400 naming the problem', async () => {
+    const answer = await postOkta('{"data": {"events": [}');
+    const empty = await postOkta('');
+
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'MALFORMED_JSON', message: expect.stringMatching(/^the body is not valid JSON: /) });
+    expect(empty).toMatchObject({ status: 400, body: { error: { code: 'MALFORMED_JSON' } } });
+  });
+
+  it('refuses a body that is not an Okta delivery with 400 naming the field', async () => {
+    const answer = await postOkta({ data: { events: 'none' } });
+
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'INVALID_BODY', issues: [{ field: 'data.events' }] });
+  });
+
+  it('refuses a content type other than JSON with 415', async () => {
+    const delivery = okta('user-create', newTag());
+
+    const text = await send('POST', '/hooks/okta', { body: JSON.stringify(delivery), headers: { 'content-type': 'text/plain' } });
+    const form = await send('POST', '/hooks/directory', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const none = await send('POST', '/hooks/okta');
+
+    expect([text.status, form.status, none.status]).toEqual([415, 415, 415]);
+    expect(text.body.error.code).toBe('UNSUPPORTED_CONTENT_TYPE');
+    await expectNoWorkflow(userOf(delivery).id);
+  });
+
+  it('applies the valid events of a batch and reports the invalid one by index', async () => {
+    const delivery = okta('user-create-batch-one-invalid', newTag());
+    const [first, invalid, third] = [0, 1, 2].map((index) => userOf(delivery, index));
+
+    const answer = await postOkta(delivery);
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ received: 3, accepted: 2, rejected: 1 });
+    expect(answer.body.rejectedEvents).toEqual([
+      {
+        index: 1,
+        id: delivery.data.events[1]!.uuid,
+        issues: [{ field: 'data.events.1.target.0.alternateId', reason: 'Invalid email address' }],
+      },
+    ]);
+    await eventually(() => (memberByEmail(first!.email) && memberByEmail(third!.email) ? true : undefined));
+    await expectNoWorkflow(invalid!.id);
+  });
+
+  it('acknowledges a group event for an unmapped group and starts nothing', async () => {
+    const delivery = okta('group-membership-add-unmapped', newTag());
+
+    const answer = await postOkta(delivery);
+
+    expect(answer).toMatchObject({ status: 200, body: { received: 1, accepted: 0, ignored: 1 } });
+    expect(answer.body.ignoredEvents[0].reason).toContain('Marketing');
+    await expectNoWorkflow(userOf(delivery).id);
+  });
+
+  it('acknowledges and ignores event types it does not act on', async () => {
+    const delivery = okta('unknown-event-type', newTag());
+
+    const answer = await postOkta(delivery);
+
+    expect(answer).toMatchObject({ status: 200, body: { accepted: 0, ignored: 1 } });
+    await expectNoWorkflow(userOf(delivery).id);
+  });
+
+  it('onboards from the generic directory hook, one event or a batch', async () => {
+    const tag = newTag();
+    const single = readFixture('directory/user-created.json') as any;
+    single.id = `${single.id}-${tag}`;
+    single.user = { ...single.user, id: `${single.user.id}-${tag}`, email: `${tag}.${single.user.email}` };
+    const batch = readFixture('directory/batch.json') as any;
+    for (const event of batch.events) {
+      event.id = `${event.id}-${tag}`;
+      event.user = { ...event.user, id: `${event.user.id}-${tag}`, email: `${tag}.${event.user.email}` };
+    }
+
+    const one = await send('POST', '/hooks/directory', { body: single });
+    const many = await send('POST', '/hooks/directory', { body: batch });
+
+    expect(one).toMatchObject({ status: 200, body: { received: 1, accepted: 1 } });
+    expect(many).toMatchObject({ status: 200, body: { received: 3, accepted: 3 } });
+    await eventually(() => memberByEmail(single.user.email));
+    const grace = await eventually(() => {
+      const found = memberByEmail(batch.events[0].user.email);
+      return found && teamMembers('team_design').includes(found.id) ? found : undefined;
+    });
+    expect(grace.displayName).toBe('Grace Hopper');
+  });
+
+  it('refuses a lone invalid generic event with 400 naming the field, and starts nothing', async () => {
+    const invalid = readFixture('directory/invalid-email.json') as any;
+    invalid.user.id = `${invalid.user.id}-${newTag()}`;
+
+    const answer = await send('POST', '/hooks/directory', { body: invalid });
+
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_EVENT', issues: [{ field: 'user.email', reason: 'Invalid email address' }] } },
+    });
+    await expectNoWorkflow(invalid.user.id);
+  });
+
+  it('answers 503 with Retry-After when the hand-off outlasts its deadline', async () => {
+    const stuck = await startReceiver({
+      client: env.client,
+      taskQueue: stack.taskQueue,
+      syncConfig,
+      secret: SECRET,
+      logger: false,
+      submitTimeoutMs: 300,
+      submit: () => new Promise(() => undefined),
+    });
+    try {
+      const answer = await send('POST', '/hooks/okta', { url: stuck.url, body: okta('user-create', newTag()) });
+
+      expect(answer).toMatchObject({ status: 503, headers: { 'retry-after': '5' } });
+      expect(answer.body.error.code).toBe('TEMPORAL_UNAVAILABLE');
+    } finally {
+      await stuck.close();
+    }
+  });
+
+  it('answers 503 within Okta\'s 3 seconds when Temporal cannot be reached, and is not ready', async () => {
+    const port = await unusedPort();
+    const connection = Connection.lazy({ address: `127.0.0.1:${port}`, connectTimeout: '500 ms' });
+    const unreachable = await startReceiver({
+      client: new Client({ connection }),
+      taskQueue: stack.taskQueue,
+      syncConfig,
+      secret: SECRET,
+      logger: false,
+    });
+    try {
+      const startedAt = Date.now();
+      const answer = await send('POST', '/hooks/okta', { url: unreachable.url, body: okta('user-create', newTag()) });
+      const elapsedMs = Date.now() - startedAt;
+
+      expect(answer).toMatchObject({ status: 503, headers: { 'retry-after': '5' } });
+      expect(elapsedMs).toBeLessThan(3_000);
+      expect(await send('GET', '/readyz', { url: unreachable.url })).toMatchObject({ status: 503 });
+    } finally {
+      await unreachable.close();
+      await connection.close();
+    }
+  });
+
+  it('never writes the secret to its logs', async () => {
+    await postOkta(okta('user-create', newTag()), { authorization: SECRET });
+    await postOkta(okta('user-create', newTag()), { authorization: `Bearer ${SECRET}x` });
+
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.join('\n')).not.toContain(SECRET);
+    expect(logLines.some((line) => line.includes('hook request unauthorized'))).toBe(true);
+  });
+});
+
+/** A 127.0.0.1 port nothing listens on (bound, read, released). */
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  const { port } = server.address() as { port: number };
+  await new Promise((closed) => server.close(closed));
+  return port;
+}
