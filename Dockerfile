@@ -1,10 +1,9 @@
-# syntax=docker/dockerfile:1
-#
 # One image, two processes:
 #   worker   node dist/src/worker-main.js     (the default command)
 #   receiver node dist/src/receiver-main.js
 # Every setting comes from the environment when the container starts; nothing secret is built in.
 # docker-compose.yml runs both; docs/deploy.md shows how to run them next to any Temporal cluster.
+# Needs BuildKit (the default builder of current Docker) for the npm cache mounts.
 
 # Node 20 on Debian bookworm (glibc): the Temporal SDK's native bridge ships prebuilt for it.
 ARG NODE_IMAGE=node:20.20-bookworm-slim

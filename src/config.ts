@@ -39,6 +39,11 @@ export const configSchema = z.object({
     .default('false')
     .transform((value) => value === 'true'),
   DATA_DIR: z.string().min(1).default('.data'),
+  /** Where the worker serves Prometheus metrics (`host:port`), or `off`. */
+  WORKER_METRICS_ADDRESS: z
+    .string()
+    .regex(/^(off|[^\s:]+:\d{1,5})$/, 'must be host:port or off')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

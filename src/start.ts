@@ -16,6 +16,7 @@ import { findTemporalCli } from './temporal/cli';
 import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { startDevServer } from './temporal/dev-server';
 import { createSyncWorker } from './worker';
+import { installWorkerRuntime, metricsAddress } from './telemetry';
 
 type Stopper = () => Promise<unknown>;
 
@@ -56,6 +57,7 @@ async function startGitBook(config: AppConfig, logger: Logger, stoppers: Stopper
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'gitbook-sync' });
+  installWorkerRuntime(logger, metricsAddress(config.WORKER_METRICS_ADDRESS, '127.0.0.1:9464'));
   const stoppers: Stopper[] = [];
   const stopAll = async () => {
     for (const stop of stoppers.reverse()) await stop().catch((err) => logger.error({ err }, 'stop failed'));

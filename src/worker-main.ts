@@ -9,10 +9,12 @@ import { loadSyncConfig } from './mapping';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { createSyncWorker } from './worker';
+import { installWorkerRuntime, metricsAddress } from './telemetry';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  installWorkerRuntime(logger, metricsAddress(config.WORKER_METRICS_ADDRESS, '0.0.0.0:9464'));
   const syncConfig = await loadSyncConfig(config.SYNC_CONFIG);
   const gitbook = new GitBookClient({ ...requireGitBookSettings(config), requestTimeoutMs: config.GITBOOK_REQUEST_TIMEOUT_MS });
 

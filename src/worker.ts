@@ -42,7 +42,7 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
       searchAttributes: options.searchAttributes,
     }),
     maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,
-    identity: options.identity,
+    ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
   });
 }
