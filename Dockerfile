@@ -45,6 +45,6 @@ COPY sandbox ./sandbox
 # given by number so that Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 
-# No HEALTHCHECK here: the worker serves no HTTP, and docker-compose.yml checks the receiver's
-# /readyz itself.
+# No HEALTHCHECK here: the image runs two different processes, and only the receiver has a
+# readiness route (docker-compose.yml checks its /readyz).
 CMD ["node", "dist/src/worker-main.js"]
