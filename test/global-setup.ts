@@ -1,14 +1,22 @@
 /**
- * Runs once before the test files: finds (or builds) the Temporal CLI and bundles the workflows
- * once, so each test file starts its own dev server and workers without re-bundling.
+ * Runs once before the test files: compiles `dist/`, finds (or builds) the Temporal CLI and bundles
+ * the workflows once, so each test file starts its own dev server and workers without re-bundling.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { findTemporalCli } from '../src/temporal/cli';
 
 export default async function globalSetup(): Promise<void> {
+  // Tests that run the real entry points as processes need the compiled `dist/`.
+  const root = join(__dirname, '..');
+  await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
+    cwd: root,
+  });
+
   const cliPath = await findTemporalCli({ onProgress: (message) => console.log(`\n${message}`) });
   process.env.TEMPORAL_CLI_PATH = cliPath;
 
