@@ -84,6 +84,11 @@ export function createGitBookActivities(client: GitBookClient) {
       return member ? { gitbookUserId: member.id, role: (member.role ?? null) as GitBookRole | null } : {};
     },
 
+    /** How many members the organization has (the removal breaker's denominator). */
+    async countMembers(): Promise<number> {
+      return await call(() => client.countMembers());
+    },
+
     /** Removes a member. Someone who is already gone counts as removed. */
     async removeMember(input: MemberRef): Promise<{ outcome: 'removed' | 'not-member' | 'pending-approval' }> {
       const outcome = await call(() => client.removeMember(input.gitbookUserId));

@@ -22,6 +22,13 @@ export function createMappingActivities(config: SyncConfig, options: { searchAtt
         sso: config.sso,
         retainAfterOffboardMs: Math.round(config.retainAfterOffboardHours * HOUR_MS),
         searchAttributes: options.searchAttributes ?? true,
+        removalBreaker: config.removalBreaker.enabled
+          ? {
+              maxShare: config.removalBreaker.maxShare,
+              minimum: config.removalBreaker.minimum,
+              windowMs: Math.round(config.removalBreaker.windowMinutes * 60_000),
+            }
+          : undefined,
       };
     },
   };

@@ -27,6 +27,20 @@ export const syncConfigSchema = z
      * is still recognised and ignored. Hours.
      */
     retainAfterOffboardHours: z.number().min(0).max(24 * 365).default(24 * 7),
+    /**
+     * The removal circuit breaker: a directory misconfiguration can deactivate everyone, so once more
+     * than `max(minimum, maxShare x organization members)` removals happen within `windowMinutes`,
+     * further removals wait for an operator's approval.
+     */
+    removalBreaker: z
+      .object({
+        enabled: z.boolean().default(true),
+        maxShare: z.number().gt(0).max(1).default(0.1),
+        minimum: z.number().int().min(0).default(10),
+        windowMinutes: z.number().positive().max(60 * 24 * 30).default(60),
+      })
+      .strict()
+      .default({ enabled: true, maxShare: 0.1, minimum: 10, windowMinutes: 60 }),
   })
   .strict();
 

@@ -2,7 +2,7 @@
  * Production hook receiver entry point: connects to the configured Temporal (`TEMPORAL_*` settings),
  * loads the group mapping (`SYNC_CONFIG`) and listens on `HOOK_HOST:HOOK_PORT` until SIGINT/SIGTERM.
  */
-import { loadConfig } from './config';
+import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { loadSyncConfig } from './mapping';
 import { startReceiver } from './receiver';
@@ -12,6 +12,10 @@ import { connectClient, resolveTemporalTarget } from './temporal/connection';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'receiver' });
+  if (!config.HOOK_SECRET && !config.HOOK_ALLOW_INSECURE) {
+    // Checked before connecting, so a missing secret fails at once rather than after Temporal's timeout.
+    throw new ConfigError('HOOK_SECRET is required (or HOOK_ALLOW_INSECURE=true on a laptop)');
+  }
   const syncConfig = await loadSyncConfig(config.SYNC_CONFIG);
 
   const target = resolveTemporalTarget();
@@ -26,7 +30,8 @@ async function main(): Promise<void> {
     host: config.HOOK_HOST,
     port: config.HOOK_PORT,
   });
-  logger.info({ url: receiver.url, address: target.connectionOptions.address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'receiver started');
+  const { address } = target.connectionOptions;
+  logger.info({ url: receiver.url, address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'receiver started');
 
   onShutdownSignal(logger, () => {
     // In-flight deliveries finish (and are answered) before the Temporal connection closes.

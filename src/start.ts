@@ -71,17 +71,18 @@ async function main(): Promise<void> {
 
     const connection = await connectWorker(target);
     stoppers.push(() => connection.close());
+    const client = await connectClient(target);
+    stoppers.push(() => client.connection.close());
     const worker = await createSyncWorker({
       connection,
       namespace: target.namespace,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       gitbook,
       syncConfig,
+      client,
       maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
       searchAttributes: config.SYNC_SEARCH_ATTRIBUTES,
     });
-    const client = await connectClient(target);
-    stoppers.push(() => client.connection.close());
 
     onShutdownSignal(logger, () => worker.shutdown());
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, syncConfig: config.SYNC_CONFIG }, 'worker started');

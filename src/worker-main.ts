@@ -7,7 +7,7 @@ import { GitBookClient } from './gitbook/client';
 import { createLogger } from './logger';
 import { loadSyncConfig } from './mapping';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
-import { connectWorker, resolveTemporalTarget } from './temporal/connection';
+import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { createSyncWorker } from './worker';
 import { installWorkerRuntime, metricsAddress } from './telemetry';
 
@@ -20,12 +20,14 @@ async function main(): Promise<void> {
 
   const target = resolveTemporalTarget();
   const connection = await connectWorker(target);
+  const client = await connectClient(target);
   const worker = await createSyncWorker({
     connection,
     namespace: target.namespace,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     gitbook,
     syncConfig,
+    client,
     maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
     searchAttributes: config.SYNC_SEARCH_ATTRIBUTES,
   });
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
   onShutdownSignal(logger, () => worker.shutdown());
   logger.info({ address: target.connectionOptions.address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
   await worker.run();
-  await Promise.all([gitbook.close(), connection.close()]);
+  await Promise.all([gitbook.close(), connection.close(), client.connection.close()]);
   logger.info('worker stopped');
 }
 

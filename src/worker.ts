@@ -2,6 +2,7 @@
  * The sync worker: registers the workflows and activities on the task queue. Several workers on one
  * queue share GitBook's budget through the task-queue activity rate limit.
  */
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { GitBookClient } from './gitbook/client';
@@ -13,6 +14,8 @@ export interface SyncWorkerOptions {
   taskQueue: string;
   gitbook: GitBookClient;
   syncConfig: SyncConfig;
+  /** A client for the same namespace, used to reach the removal circuit breaker. */
+  client: Client;
   /** Whether the custom search attributes are registered on the namespace. @default true */
   searchAttributes?: boolean;
   /** GitBook calls per second across all workers of the queue. Unset: no limit of ours. */
@@ -39,6 +42,7 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
     activities: createActivities({
       gitbook: options.gitbook,
       syncConfig: options.syncConfig,
+      temporal: options.client,
       searchAttributes: options.searchAttributes,
     }),
     maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,

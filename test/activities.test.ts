@@ -4,14 +4,14 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../activities';
+import { createGitBookActivities, createMappingActivities } from '../activities';
 import { GitBookClient } from '../src/gitbook/client';
 import { startSandbox, type GitBookSandbox } from '../src/sandbox';
 import { TEST_ORG, TEST_SEED, TEST_SYNC_CONFIG, TEST_TOKEN, quietRuntime } from './helpers/harness';
 
 let sandbox: GitBookSandbox;
 let gitbook: GitBookClient;
-let activities: ReturnType<typeof createActivities>;
+let activities: ReturnType<typeof createGitBookActivities> & ReturnType<typeof createMappingActivities>;
 /** Runs one activity in a fresh activity context, keeping its types. */
 function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
   return new MockActivityEnvironment().run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   quietRuntime();
   sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: TEST_SEED });
   gitbook = new GitBookClient({ baseUrl: sandbox.url, token: TEST_TOKEN, organizationId: TEST_ORG, requestTimeoutMs: 1_000 });
-  activities = createActivities({ gitbook, syncConfig: TEST_SYNC_CONFIG });
+  activities = { ...createGitBookActivities(gitbook), ...createMappingActivities(TEST_SYNC_CONFIG) };
 });
 
 afterEach(() => sandbox.reset());

@@ -11,7 +11,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { request } from 'undici';
-import { statusQuery, userWorkflowId } from '../workflows/api';
+import { statusQuery, userWorkflowId, type UserSyncStatus } from '../workflows/api';
 import { parseSyncConfig } from '../src/mapping';
 import { startReceiver, type RunningReceiver } from '../src/receiver';
 import { eventually, startSyncStack, startTestEnvironment, TEST_SYNC_CONFIG, type SyncStack } from './helpers/harness';
@@ -56,9 +56,10 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+type OktaEvent = { uuid: string; published: string; eventType: string; target: Array<Record<string, unknown>> };
 type OktaDelivery = {
   eventId: string;
-  data: { events: Array<{ uuid: string; published: string; eventType: string; target: Array<Record<string, unknown>> }> };
+  data: { events: OktaEvent[] };
 };
 
 const readFixture = (path: string): unknown => JSON.parse(readFileSync(join(__dirname, 'fixtures', path), 'utf8'));
@@ -120,12 +121,11 @@ const status = (userId: string) => env.client.workflow.getHandle(userWorkflowId(
 const expectNoWorkflow = (userId: string) =>
   expect(env.client.workflow.getHandle(userWorkflowId(userId)).describe()).rejects.toThrow(WorkflowNotFoundError);
 
-async function settled(userId: string, eventsApplied: number) {
+/** The user's workflow status once `done` holds for it. */
+async function statusWhen(userId: string, done: (current: UserSyncStatus) => boolean) {
   return await eventually(async () => {
     const current = await status(userId);
-    return current.eventsApplied === eventsApplied && current.pending.length === 0 && !current.running
-      ? current
-      : undefined;
+    return done(current) ? current : undefined;
   });
 }
 
@@ -154,9 +154,12 @@ describe('hook receiver', () => {
 
     const answer = await postOkta(delivery);
 
-    expect(answer).toMatchObject({ status: 200, body: { received: 1, accepted: 1, duplicates: 0, ignored: 0, rejected: 0 } });
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { received: 1, accepted: 1, duplicates: 0, ignored: 0, rejected: 0 },
+    });
     const member = await eventually(() => memberByEmail(user.email));
-    expect(member.displayName).toBe('Ada Lovelace');
+    expect(member.role).toBe('read');
   });
 
   it('onboards every user of a batch', async () => {
@@ -185,7 +188,8 @@ describe('hook receiver', () => {
     await postOkta(okta('group-membership-remove', tag));
 
     await eventually(() => (teamMembers('team_engineering').includes(member.id) ? undefined : true));
-    expect((await settled(user.id, 3)).actual.teams).toEqual({ team_engineering: 'out' });
+    const state = await statusWhen(user.id, (current) => current.actual.teams.team_engineering === 'out');
+    expect(state.eventsApplied).toBe(3);
   });
 
   it('invites once when the same delivery arrives twice', async () => {
@@ -197,7 +201,8 @@ describe('hook receiver', () => {
 
     expect([first.status, second.status]).toEqual([200, 200]);
     await eventually(() => memberByEmail(user.email));
-    expect((await settled(user.id, 1)).eventsApplied).toBe(1);
+    const state = await statusWhen(user.id, (current) => current.actual.membership === 'member' && !current.running);
+    expect(state.eventsApplied).toBe(1);
     expect(invitesOf(user.email)).toHaveLength(1);
   });
 
@@ -206,14 +211,18 @@ describe('hook receiver', () => {
     const create = okta('user-create', tag);
     const deactivate = okta('user-deactivate', tag);
     const user = userOf(create);
-    expect(Date.parse(deactivate.data.events[0]!.published)).toBeGreaterThan(Date.parse(create.data.events[0]!.published));
+    const publishedMs = (delivery: OktaDelivery) => Date.parse(delivery.data.events[0]!.published);
+    expect(publishedMs(deactivate)).toBeGreaterThan(publishedMs(create));
 
     expect((await postOkta(deactivate)).status).toBe(200);
     expect((await postOkta(create)).status).toBe(200);
 
-    const state = await settled(user.id, 2);
+    const state = await statusWhen(
+      user.id,
+      (current) => current.eventsApplied === 2 && current.actual.membership === 'not-member',
+    );
     expect(state.desired.active?.value).toBe(false);
-    expect(state.actual.membership).toBe('not-member');
+    expect(state.history.map((step) => `${step.kind} ${step.outcome}`)).toEqual(['offboard done']);
     expect(memberByEmail(user.email)).toBeUndefined();
     expect(invitesOf(user.email)).toHaveLength(0);
   });
@@ -227,7 +236,9 @@ describe('hook receiver', () => {
     const generic = await send('POST', '/hooks/directory', { body: {}, headers: { authorization: 'nope' } });
 
     expect([wrong.status, missing.status, generic.status]).toEqual([401, 401, 401]);
-    expect(wrong.body).toEqual({ error: { code: 'UNAUTHORIZED', message: 'a valid Authorization header is required' } });
+    expect(wrong.body).toEqual({
+      error: { code: 'UNAUTHORIZED', message: 'a valid Authorization header is required' },
+    });
     expect(JSON.stringify([wrong, missing])).not.toContain(SECRET);
     await expectNoWorkflow(user.id);
   });
@@ -247,7 +258,10 @@ describe('hook receiver', () => {
     const empty = await postOkta('');
 
     expect(answer.status).toBe(400);
-    expect(answer.body.error).toMatchObject({ code: 'MALFORMED_JSON', message: expect.stringMatching(/^the body is not valid JSON: /) });
+    expect(answer.body.error).toMatchObject({
+      code: 'MALFORMED_JSON',
+      message: expect.stringMatching(/^the body is not valid JSON: /),
+    });
     expect(empty).toMatchObject({ status: 400, body: { error: { code: 'MALFORMED_JSON' } } });
   });
 
@@ -260,9 +274,11 @@ describe('hook receiver', () => {
 
   it('refuses a content type other than JSON with 415', async () => {
     const delivery = okta('user-create', newTag());
+    const asText = { 'content-type': 'text/plain' };
+    const asForm = { 'content-type': 'application/x-www-form-urlencoded' };
 
-    const text = await send('POST', '/hooks/okta', { body: JSON.stringify(delivery), headers: { 'content-type': 'text/plain' } });
-    const form = await send('POST', '/hooks/directory', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const text = await send('POST', '/hooks/okta', { body: JSON.stringify(delivery), headers: asText });
+    const form = await send('POST', '/hooks/directory', { body: 'a=1', headers: asForm });
     const none = await send('POST', '/hooks/okta');
 
     expect([text.status, form.status, none.status]).toEqual([415, 415, 415]);
@@ -325,11 +341,10 @@ describe('hook receiver', () => {
     expect(one).toMatchObject({ status: 200, body: { received: 1, accepted: 1 } });
     expect(many).toMatchObject({ status: 200, body: { received: 3, accepted: 3 } });
     await eventually(() => memberByEmail(single.user.email));
-    const grace = await eventually(() => {
+    await eventually(() => {
       const found = memberByEmail(batch.events[0].user.email);
       return found && teamMembers('team_design').includes(found.id) ? found : undefined;
     });
-    expect(grace.displayName).toBe('Grace Hopper');
   });
 
   it('refuses a lone invalid generic event with 400 naming the field, and starts nothing', async () => {
@@ -353,6 +368,7 @@ describe('hook receiver', () => {
       secret: SECRET,
       logger: false,
       submitTimeoutMs: 300,
+      closeGraceMs: 100,
       submit: () => new Promise(() => undefined),
     });
     try {

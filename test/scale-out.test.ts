@@ -36,6 +36,7 @@ describe('two workers on one task queue', () => {
       taskQueue: stack.taskQueue,
       gitbook: stack.gitbook,
       syncConfig: TEST_SYNC_CONFIG,
+      client: env.client,
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! },
       maxCallsPerSecond: LIMIT_PER_SECOND,
       identity: 'worker-b',

@@ -141,3 +141,53 @@ export interface UserSyncResult {
   notDone: PlannedStep[];
   actual: ActualState;
 }
+
+/** Workflow id of the organization's removal circuit breaker (one per namespace and task queue). */
+export const REMOVAL_GUARD_WORKFLOW_ID = 'gitbook-removal-guard';
+export const REMOVAL_GUARD_WORKFLOW_TYPE = 'removalGuardWorkflow';
+
+/** A user's workflow asks the breaker before removing someone from the organization. */
+export interface RemovalRequest {
+  requestId: string;
+  workflowId: string;
+  userId: string;
+}
+
+export interface RemovalDecision {
+  requestId: string;
+  approved: boolean;
+}
+
+export interface RemovalApproval {
+  approvedBy?: string;
+}
+
+export const removalRequestSignal = defineSignal<[RemovalRequest]>('removalRequest');
+/** The breaker's answer to one request, sent to the requesting user's workflow. */
+export const removalDecisionSignal = defineSignal<[RemovalDecision]>('removalDecision');
+/** An operator's approval: releases every held removal and starts a new window. */
+export const approveRemovalsSignal = defineSignal<[RemovalApproval?]>('approveRemovals');
+
+export interface RemovalGuardStatus {
+  paused: boolean;
+  /** Removals waiting for an operator's approval, oldest first. */
+  held: Array<RemovalRequest & { requestedAt: string }>;
+  /** Removals let through in the current window. */
+  grantedInWindow: number;
+  /** How many removals the window allows before pausing (from the org size at the last check). */
+  limit?: number;
+  organizationMembers?: number;
+  lastApproval?: { approvedBy: string; at: string; released: number };
+}
+
+export const removalGuardStatusQuery = defineQuery<RemovalGuardStatus>('removalGuardStatus');
+
+/** State carried across the breaker's continue-as-new. */
+export interface RemovalGuardInput {
+  carried?: {
+    granted: number[];
+    held: Array<RemovalRequest & { requestedAt: string }>;
+    paused: boolean;
+    lastApproval?: RemovalGuardStatus['lastApproval'];
+  };
+}

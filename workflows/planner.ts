@@ -17,6 +17,18 @@ export interface MappingSnapshot {
   sso: boolean;
   retainAfterOffboardMs: number;
   searchAttributes: boolean;
+  /** The removal circuit breaker's settings; undefined when it is off. */
+  removalBreaker?: RemovalBreakerSettings;
+}
+
+/**
+ * Removals pause for an operator's approval once more than `max(minimum, maxShare x members)` people
+ * would be removed within `windowMs`.
+ */
+export interface RemovalBreakerSettings {
+  maxShare: number;
+  minimum: number;
+  windowMs: number;
 }
 
 export interface OnboardInput {

@@ -185,7 +185,11 @@ const memberSchema = z.looseObject({
 const teamSchema = z.looseObject({ id: z.string().min(1), title: z.string() });
 
 const listSchema = <T extends z.ZodType>(item: T) =>
-  z.looseObject({ items: z.array(item), next: z.object({ page: z.string().min(1) }).optional() });
+  z.looseObject({
+    items: z.array(item),
+    next: z.object({ page: z.string().min(1) }).optional(),
+    count: z.number().int().min(0).optional(),
+  });
 
 const gitbookErrorBodySchema = z.object({ error: z.object({ message: z.string() }) });
 
@@ -321,6 +325,21 @@ export class GitBookClient {
    */
   listMembers(): AsyncIterable<OrganizationMember> {
     return this.#listPages<OrganizationMember>('listMembers', ['members'], {}, memberSchema);
+  }
+
+  /**
+   * How many members the organization has: the list's `count` from a one-item page, or a count of
+   * every page when GitBook leaves `count` out.
+   */
+  async countMembers(): Promise<number> {
+    const operation = 'countMembers';
+    const answer = await this.#call({ operation, method: 'GET', segments: ['members'], query: { limit: '1' }, okStatuses: [200] });
+    const list = this.#parse(operation, answer, listSchema(memberSchema));
+    if (list.count !== undefined) return list.count;
+
+    let total = 0;
+    for await (const member of this.listMembers()) if (member) total++;
+    return total;
   }
 
   /**

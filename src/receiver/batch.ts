@@ -46,9 +46,18 @@ export function fieldName(path: readonly PropertyKey[]): string {
   return path.length ? path.map(String).join('.') : '(root)';
 }
 
-/** The issues of a zod error, each field named from the body's root (`prefix` leads to the value parsed). */
+/**
+ * The issues of a zod error, each field named from the body's root (`prefix` leads to the value
+ * parsed). An unknown field is named itself rather than its parent object.
+ */
 export function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): FieldIssue[] {
-  return error.issues.map((issue) => ({ field: fieldName([...prefix, ...issue.path]), reason: issue.message }));
+  return error.issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: fieldName([...path, key]), reason: 'is not a known field' }));
+    }
+    return [{ field: fieldName(path), reason: issue.message }];
+  });
 }
 
 /**

@@ -76,13 +76,15 @@ export interface DirectoryDelivery {
  */
 export function parseDirectoryDelivery(body: unknown): DirectoryDelivery {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HookRequestError(400, ReceiverErrorCode.invalidBody, 'the body must be a JSON object: one event, or { "events": [...] }');
+    const message = 'the body must be a JSON object: one event, or { "events": [...] }';
+    throw new HookRequestError(400, ReceiverErrorCode.invalidBody, message);
   }
   if (!('events' in body)) return { batch: false, events: [body] };
 
   const parsed = batchSchema.safeParse(body);
   if (!parsed.success) {
-    throw new HookRequestError(400, ReceiverErrorCode.invalidBody, 'the body is not a valid { "events": [...] } batch', issuesOf(parsed.error));
+    const message = 'the body is not a valid { "events": [...] } batch';
+    throw new HookRequestError(400, ReceiverErrorCode.invalidBody, message, issuesOf(parsed.error));
   }
   return { batch: true, events: parsed.data.events };
 }

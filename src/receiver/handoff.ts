@@ -28,17 +28,33 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, onTime
 }
 
 /**
+ * Adds `work` to `inFlight` until it settles. The receiver waits for these on close: a call that
+ * timed out may still be retrying in the background (until its deadline), and closing the Temporal
+ * connection under it would fail that retry outside any caller.
+ */
+export function track<T>(work: Promise<T>, inFlight: Set<Promise<unknown>> | undefined): Promise<T> {
+  if (!inFlight) return work;
+  inFlight.add(work);
+  const forget = () => inFlight.delete(work);
+  work.then(forget, forget);
+  return work;
+}
+
+/**
  * Submits `events` with a deadline of `timeoutMs` on every Temporal call made meanwhile, and a timer
  * as a backstop for submit functions that ignore it. Throws {@link HandoffError} on failure or timeout.
  */
 export async function handOff(
   events: DirectoryEvent[],
-  options: { client: Client; submit: SubmitEvents; timeoutMs: number },
+  options: { client: Client; submit: SubmitEvents; timeoutMs: number; inFlight?: Set<Promise<unknown>> },
 ): Promise<void> {
   if (events.length === 0) return;
 
   const { client, submit, timeoutMs } = options;
-  const work = client.withDeadline(Date.now() + timeoutMs, () => submit(events));
+  const work = track(
+    client.withDeadline(Date.now() + timeoutMs, () => submit(events)),
+    options.inFlight,
+  );
   const timedOut = () =>
     new HandoffError('HANDOFF_TIMEOUT', `Temporal did not confirm the events within ${timeoutMs} ms`, { timeoutMs });
 

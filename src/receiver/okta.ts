@@ -77,7 +77,9 @@ export interface OktaDelivery {
 }
 
 /** Checks the envelope of a delivery. The issues name fields from the body's root. */
-export function parseOktaDelivery(body: unknown): { ok: true; delivery: OktaDelivery } | { ok: false; issues: FieldIssue[] } {
+export function parseOktaDelivery(
+  body: unknown,
+): { ok: true; delivery: OktaDelivery } | { ok: false; issues: FieldIssue[] } {
   const parsed = oktaDeliverySchema.safeParse(body);
   if (!parsed.success) return { ok: false, issues: issuesOf(parsed.error) };
   return { ok: true, delivery: { deliveryId: parsed.data.eventId, events: parsed.data.data.events } };

@@ -21,7 +21,7 @@ import { isAuthorized } from './auth';
 import { collectBatch, type EventOutcome } from './batch';
 import { directoryEventIdField, mapDirectoryHookEvent, parseDirectoryDelivery } from './directory';
 import { HookRequestError, ReceiverConfigError, ReceiverErrorCode, errorAnswer, type ErrorAnswer } from './errors';
-import { handOff, withTimeout, type SubmitEvents } from './handoff';
+import { handOff, track, withTimeout, type SubmitEvents } from './handoff';
 import { mapOktaEvent, oktaEventIdField, parseOktaDelivery } from './okta';
 
 /** The receiver's routes (fixed names operators rely on). */
@@ -47,8 +47,16 @@ export const DEFAULT_READINESS_TIMEOUT_MS = 1_000;
 /** @default the `Retry-After` of a 503. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * @default how long `close()` waits for Temporal calls that outlived their request. They end at
+ * their deadline, but the SDK may have one retry scheduled (its backoff is at most 5 s).
+ */
+export const DEFAULT_CLOSE_GRACE_MS = 7_500;
+
 /** A whole request (headers and body) must arrive within this; slow senders are cut off. */
 const REQUEST_TIMEOUT_MS = 10_000;
+
+const NOT_JSON_MESSAGE = 'the content-type must be application/json';
 
 /** `application/json` and any `application/<something>+json`, with parameters or not. */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w!#$&^.-]+\+)?json(?:;|$)/;
@@ -71,6 +79,8 @@ export interface ReceiverOptions {
   readinessTimeoutMs?: number;
   /** @default {@link DEFAULT_RETRY_AFTER_SECONDS} */
   retryAfterSeconds?: number;
+  /** @default {@link DEFAULT_CLOSE_GRACE_MS} */
+  closeGraceMs?: number;
   /** A pino logger, or `false` for none. @default a new `receiver` logger from `createLogger` */
   logger?: Logger | false;
   /** How events reach Temporal. @default `submitDirectoryEvents(client, taskQueue, events)` */
@@ -89,7 +99,10 @@ export interface RunningReceiver {
   /** The base URL, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly app: FastifyInstance;
-  /** Stops accepting requests, waits for those in flight, then closes. */
+  /**
+   * Stops accepting requests, waits for those in flight and for Temporal calls still running in the
+   * background (they end at their deadline), then closes. Close the Temporal connection after this.
+   */
   close(): Promise<void>;
 }
 
@@ -114,8 +127,17 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
 
   const bodyLimitBytes = positiveInteger('bodyLimitBytes', options.bodyLimitBytes, DEFAULT_BODY_LIMIT_BYTES);
   const submitTimeoutMs = positiveInteger('submitTimeoutMs', options.submitTimeoutMs, DEFAULT_SUBMIT_TIMEOUT_MS);
-  const readinessTimeoutMs = positiveInteger('readinessTimeoutMs', options.readinessTimeoutMs, DEFAULT_READINESS_TIMEOUT_MS);
-  const retryAfterSeconds = positiveInteger('retryAfterSeconds', options.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS);
+  const readinessTimeoutMs = positiveInteger(
+    'readinessTimeoutMs',
+    options.readinessTimeoutMs,
+    DEFAULT_READINESS_TIMEOUT_MS,
+  );
+  const retryAfterSeconds = positiveInteger(
+    'retryAfterSeconds',
+    options.retryAfterSeconds,
+    DEFAULT_RETRY_AFTER_SECONDS,
+  );
+  const closeGraceMs = positiveInteger('closeGraceMs', options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS);
   const { client, taskQueue, syncConfig } = options;
   const submit = options.submit ?? ((events) => submitDirectoryEvents(client, taskQueue, events));
 
@@ -128,12 +150,24 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
   if (!secret) {
-    app.log.warn({ routes: [RECEIVER_ROUTES.okta, RECEIVER_ROUTES.directory] }, 'NO HOOK SECRET: anyone who can reach the receiver can change GitBook membership');
+    app.log.warn(
+      { routes: [RECEIVER_ROUTES.okta, RECEIVER_ROUTES.directory] },
+      'NO HOOK SECRET: anyone who can reach the receiver can change GitBook membership',
+    );
   }
 
   let closing = false;
+  const inFlight = new Set<Promise<unknown>>();
   app.addHook('preClose', async () => {
     closing = true;
+  });
+  // Temporal calls that outlived their request end at their deadline; wait for them so the
+  // caller can close the Temporal connection safely after `close()`.
+  app.addHook('onClose', async () => {
+    const settled = Promise.allSettled([...inFlight]);
+    await withTimeout(settled, closeGraceMs, () => new Error('Temporal calls still running')).catch(() => {
+      app.log.warn({ calls: inFlight.size }, 'closed with Temporal calls still running');
+    });
   });
 
   // Only JSON is parsed; any other content type is refused with 415 before the body is read.
@@ -187,17 +221,19 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     }
 
     try {
-      await handOff(events, { client, submit, timeoutMs: submitTimeoutMs });
+      await handOff(events, { client, submit, timeoutMs: submitTimeoutMs, inFlight });
     } catch (err) {
-      request.log.warn({ route, deliveryId: delivery.deliveryId, events: events.length, err }, 'events not handed to Temporal');
+      const { deliveryId } = delivery;
+      request.log.warn({ route, deliveryId, events: events.length, err }, 'events not handed to Temporal');
+      const message = 'the events could not be handed to Temporal; retry later';
       return reply
         .code(503)
         .header('retry-after', String(retryAfterSeconds))
-        .send(errorAnswer(ReceiverErrorCode.temporalUnavailable, 'Temporal did not take the events in time; retry later'));
+        .send(errorAnswer(ReceiverErrorCode.temporalUnavailable, message));
     }
 
     const { ignoredEvents: _ignored, rejectedEvents: _rejected, ...counts } = report;
-    request.log.info({ route, deliveryId: delivery.deliveryId, ...counts }, 'delivery accepted');
+    request.log.info({ route, deliveryId: delivery.deliveryId, ...counts }, 'delivery handled');
     return reply.code(200).send(report);
   };
 
@@ -207,7 +243,10 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     if (closing) return reply.code(503).send({ status: 'closing' });
 
     const deadline = Date.now() + readinessTimeoutMs;
-    const probe = client.connection.withDeadline(deadline, () => client.connection.workflowService.getSystemInfo({}));
+    const probe = track(
+      client.connection.withDeadline(deadline, () => client.connection.workflowService.getSystemInfo({})),
+      inFlight,
+    );
     try {
       await withTimeout(probe, readinessTimeoutMs, () => new Error('Temporal did not answer in time'));
       return { status: 'ready' };
@@ -221,7 +260,8 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
   app.get(RECEIVER_ROUTES.okta, { onRequest: authenticate }, async (request) => {
     const challenge = request.headers[OKTA_CHALLENGE_HEADER];
     if (typeof challenge !== 'string' || challenge.length === 0) {
-      throw new HookRequestError(400, ReceiverErrorCode.missingHeader, `the ${OKTA_CHALLENGE_HEADER} header is required`);
+      const message = `the ${OKTA_CHALLENGE_HEADER} header is required`;
+      throw new HookRequestError(400, ReceiverErrorCode.missingHeader, message);
     }
     request.log.info({ route: RECEIVER_ROUTES.okta }, 'okta verification answered');
     return { verification: challenge };
@@ -230,7 +270,8 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
   app.post(RECEIVER_ROUTES.okta, { onRequest: authenticate }, async (request, reply) => {
     const parsed = parseOktaDelivery(requireBody(request));
     if (!parsed.ok) {
-      throw new HookRequestError(400, ReceiverErrorCode.invalidBody, 'the body is not an Okta event hook delivery', parsed.issues);
+      const message = 'the body is not an Okta event hook delivery';
+      throw new HookRequestError(400, ReceiverErrorCode.invalidBody, message, parsed.issues);
     }
 
     const { deliveryId, events } = parsed.delivery;
@@ -258,7 +299,12 @@ export async function startReceiver(options: StartReceiverOptions): Promise<Runn
   const { host = '127.0.0.1', port = 0, ...receiverOptions } = options;
   const app = buildReceiver(receiverOptions);
 
-  await app.listen({ host, port });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const { port: boundPort } = app.server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return { url: `http://${urlHost}:${boundPort}`, app, close: () => app.close() };
@@ -271,34 +317,40 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HookRequestError(400, ReceiverErrorCode.malformedJson, `the body is not valid JSON: ${(err as Error).message}`);
+    const message = `the body is not valid JSON: ${(err as Error).message}`;
+    throw new HookRequestError(400, ReceiverErrorCode.malformedJson, message);
   }
 }
 
 /** The parsed body. A POST without one reaches the handler only when it had no content type. */
 function requireBody(request: FastifyRequest): unknown {
   if (request.body === undefined) {
-    throw new HookRequestError(415, ReceiverErrorCode.unsupportedContentType, 'the content-type must be application/json');
+    throw new HookRequestError(415, ReceiverErrorCode.unsupportedContentType, NOT_JSON_MESSAGE);
   }
   return request.body;
 }
 
 /** The status and answer for an error; anything unforeseen is a 500 whose detail stays in the logs. */
-function describeError(error: FastifyError | HookRequestError, bodyLimitBytes: number): { status: number; answer: ErrorAnswer } {
+function describeError(
+  error: FastifyError | HookRequestError,
+  bodyLimitBytes: number,
+): { status: number; answer: ErrorAnswer } {
   if (error instanceof HookRequestError) {
     return { status: error.statusCode, answer: errorAnswer(error.code, error.message, error.issues) };
   }
 
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, answer: errorAnswer(ReceiverErrorCode.bodyTooLarge, `the body is larger than ${bodyLimitBytes} bytes`) };
+      const message = `the body is larger than ${bodyLimitBytes} bytes`;
+      return { status: 413, answer: errorAnswer(ReceiverErrorCode.bodyTooLarge, message) };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, answer: errorAnswer(ReceiverErrorCode.unsupportedContentType, 'the content-type must be application/json') };
+      return { status: 415, answer: errorAnswer(ReceiverErrorCode.unsupportedContentType, NOT_JSON_MESSAGE) };
   }
 
   const status = error.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     return { status, answer: errorAnswer(ReceiverErrorCode.badRequest, error.message) };
   }
-  return { status: 500, answer: errorAnswer(ReceiverErrorCode.internal, 'the receiver failed; the cause is in its logs') };
+  const message = 'the receiver failed; the cause is in its logs';
+  return { status: 500, answer: errorAnswer(ReceiverErrorCode.internal, message) };
 }

@@ -92,6 +92,7 @@ export async function startSyncStack(
     taskQueue,
     gitbook,
     syncConfig: options.syncConfig ?? TEST_SYNC_CONFIG,
+    client: env.client,
     workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
     shutdownGraceTime: '1 second',
     maxCallsPerSecond: options.maxCallsPerSecond,
