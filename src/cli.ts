@@ -7,7 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { Command, CommanderError, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { cancelSignal, statusQuery, userWorkflowId } from '../workflows/api';
+import {
+  REMOVAL_GUARD_WORKFLOW_ID,
+  approveRemovalsSignal,
+  cancelSignal,
+  removalGuardStatusQuery,
+  statusQuery,
+  userWorkflowId,
+} from '../workflows/api';
 import { describeIssues, directoryEventSchema, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
 import { ConfigError, loadConfig } from './config';
 import { submitDirectoryEvents } from './submit';
@@ -124,6 +131,25 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
       const handle = client.workflow.getHandle(userWorkflowId(options.user));
       await handle.signal(cancelSignal, { reason: options.reason ?? 'cancelled from the CLI' });
       print(JSON.stringify({ workflowId: handle.workflowId, signalled: 'cancel' }, null, 2));
+    });
+
+  program
+    .command('removals')
+    .description('show the removal circuit breaker: paused or not, removals held for approval')
+    .action(async () => {
+      const { client } = await connect();
+      const status = await client.workflow.getHandle(REMOVAL_GUARD_WORKFLOW_ID).query(removalGuardStatusQuery);
+      print(JSON.stringify(status, null, 2));
+    });
+
+  program
+    .command('approve-removals')
+    .description('let the held removals through and start a new window (after checking they are right)')
+    .requiredOption('--by <name>', 'who approves, for the record')
+    .action(async (options: { by: string }) => {
+      const { client } = await connect();
+      await client.workflow.getHandle(REMOVAL_GUARD_WORKFLOW_ID).signal(approveRemovalsSignal, { approvedBy: options.by });
+      print(JSON.stringify({ workflowId: REMOVAL_GUARD_WORKFLOW_ID, signalled: 'approveRemovals' }, null, 2));
     });
 
   return program;

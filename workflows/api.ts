@@ -110,6 +110,8 @@ export interface UserSyncStatus {
   lastError?: { step: string; type: string; message: string; at: string };
   eventsApplied: number;
   eventsIgnored: number;
+  /** What the workflow waits for before it can go on, if anything. */
+  waitingFor?: string;
 }
 
 /** Start input of {@link USER_SYNC_WORKFLOW_TYPE}. `carried` is set only by continue-as-new. */
@@ -130,6 +132,13 @@ export interface CarriedState {
   eventsApplied: number;
   eventsIgnored: number;
   stepCount: number;
+  removalPermit?: RemovalPermit;
+}
+
+/** A removal request sent to the circuit breaker, and whether it was granted. */
+export interface RemovalPermit {
+  requestId: string;
+  approved: boolean;
 }
 
 export interface UserSyncResult {

@@ -1,3 +1,4 @@
 /** The workflows the worker registers. Deterministic code only: no Node built-ins, no I/O. */
 export { userSyncWorkflow } from './user-sync';
 export { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateUserTeamsWorkflow } from './steps';
+export { removalGuardWorkflow } from './removal-guard';

@@ -14,12 +14,15 @@ import {
   executeChild,
   isCancellation,
   log,
+  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { GuardActivities } from '../activities/guard';
 import { z } from 'zod';
 import type { MappingActivities } from '../activities/mapping';
 import {
@@ -28,6 +31,7 @@ import {
   directoryEventSignal,
   directoryUserIdAttribute,
   outcomeAttribute,
+  removalDecisionSignal,
   statusQuery,
   userWorkflowId,
   type ActualState,
@@ -35,6 +39,7 @@ import {
   type CarriedState,
   type DesiredState,
   type PlannedStep,
+  type RemovalPermit,
   type StepRecord,
   type UserSyncInput,
   type UserSyncResult,
@@ -43,11 +48,12 @@ import {
 import { describeIssues, directoryEventSchema, directoryUserIdSchema, type DirectoryEvent } from './events';
 import { describeFailure, permanentFailureOf, type StepFailure } from './failures';
 import { planSteps, type MappingSnapshot, type Step } from './planner';
-import { MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS, SEEN_EVENT_IDS_LIMIT, STEP_HISTORY_LIMIT } from './policies';
+import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS, SEEN_EVENT_IDS_LIMIT, STEP_HISTORY_LIMIT } from './policies';
 import { applyDirectoryEvent, emptyDesiredState } from './state';
 import { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateUserTeamsWorkflow } from './steps';
 
 const { resolveMapping } = proxyLocalActivities<MappingActivities>(MAPPING_ACTIVITY_OPTIONS);
+const { requestRemoval } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIONS);
 
 const userSyncInputSchema = z.object({
   userId: directoryUserIdSchema,
@@ -75,6 +81,7 @@ export async function userSyncWorkflow(rawInput: UserSyncInput): Promise<UserSyn
   setHandler(directoryEventSignal, (raw) => sync.receive(raw));
   setHandler(cancelSignal, (request?: CancelRequest) => sync.requestCancel(request));
   setHandler(statusQuery, () => sync.status());
+  setHandler(removalDecisionSignal, (decision) => sync.decide(decision.requestId, decision.approved));
 
   for (const event of input.events ?? []) sync.receive(event);
   return await sync.run();
@@ -90,6 +97,8 @@ class UserSync {
   private eventsApplied: number;
   private eventsIgnored: number;
   private stepCount: number;
+  private removalPermit?: RemovalPermit;
+  private waitingFor?: string;
 
   private dirty = true;
   private mapping?: MappingSnapshot;
@@ -113,6 +122,12 @@ class UserSync {
     this.eventsApplied = carried?.eventsApplied ?? 0;
     this.eventsIgnored = carried?.eventsIgnored ?? 0;
     this.stepCount = carried?.stepCount ?? 0;
+    this.removalPermit = carried?.removalPermit;
+  }
+
+  /** Signal handler: the removal circuit breaker's answer. */
+  decide(requestId: string, approved: boolean): void {
+    if (this.removalPermit?.requestId === requestId) this.removalPermit.approved = approved;
   }
 
   /** Signal handler: validates, deduplicates and applies one event. Never throws. */
@@ -157,6 +172,7 @@ class UserSync {
       lastError: this.lastError,
       eventsApplied: this.eventsApplied,
       eventsIgnored: this.eventsIgnored,
+      waitingFor: this.waitingFor,
     };
   }
 
@@ -186,6 +202,8 @@ class UserSync {
       const plan = planSteps(this.desired, this.actual, this.mapping, this.failedKeys);
       this.pending = plan.steps.map((step) => this.planned(step));
       const next = plan.steps[0];
+      this.waitingFor = plan.waitingFor;
+      if (next && !(await this.mayRun(next))) continue;
       if (next) {
         await this.runStep(next);
         continue;
@@ -209,6 +227,30 @@ class UserSync {
     }
   }
 
+  /**
+   * Removals go through the organization's circuit breaker when it is on: the first time, ask; then
+   * wait for the grant, a change of the directory (the next plan may not remove at all) or a cancel.
+   * Returns true when the step may run now.
+   */
+  private async mayRun(step: Step): Promise<boolean> {
+    if (step.kind !== 'offboard' || !this.mapping?.removalBreaker) {
+      this.removalPermit = undefined;
+      return true;
+    }
+    if (!this.removalPermit) {
+      this.removalPermit = { requestId: uuid4(), approved: false };
+      const { workflowId } = workflowInfo();
+      await requestRemoval({ requestId: this.removalPermit.requestId, workflowId, userId: this.userId });
+    }
+    if (this.removalPermit.approved) return true;
+
+    this.waitingFor = 'the removal circuit breaker to let this removal through (an operator may need to approve)';
+    this.describe(this.waitingFor);
+    await condition(() => this.removalPermit?.approved === true || this.dirty || this.cancelRequest !== undefined);
+    this.waitingFor = undefined;
+    return false;
+  }
+
   private async runStep(step: Step): Promise<void> {
     const scope = new CancellationScope();
     this.running = { step, scope };
@@ -218,6 +260,7 @@ class UserSync {
 
     try {
       await scope.run(() => this.executeStep(step, childId));
+      if (step.kind === 'offboard') this.removalPermit = undefined;
       this.record(step, 'done');
     } catch (err) {
       if (isCancellation(err) && (this.cancelRequest || this.running.supersededBy)) {
@@ -372,6 +415,7 @@ class UserSync {
       eventsApplied: this.eventsApplied,
       eventsIgnored: this.eventsIgnored,
       stepCount: this.stepCount,
+      removalPermit: this.removalPermit,
     };
   }
 

@@ -42,6 +42,8 @@ export const TEST_SYNC_CONFIG: SyncConfig = parseSyncConfig({
   defaultRole: 'read',
   sso: false,
   retainAfterOffboardHours: 0,
+  // Test files share one sandbox organization; the breaker has its own test (removal-breaker.test.ts).
+  removalBreaker: { enabled: false },
   groups: [
     { group: 'engineering', teams: ['team_engineering'], role: 'edit' },
     { group: 'design', teams: ['team_design'] },
