@@ -19,6 +19,11 @@ export interface MemberRef {
   gitbookUserId: string;
 }
 
+export interface InviteMemberResult extends MemberRef {
+  /** False when the person was a member already: their role was left as it was. */
+  created: boolean;
+}
+
 export interface FindMemberResult {
   gitbookUserId?: string;
   role?: GitBookRole | null;
@@ -54,7 +59,7 @@ async function call<T>(operation: () => Promise<T>): Promise<T> {
 export function createGitBookActivities(client: GitBookClient) {
   return {
     /** Invites one person; returns their GitBook user id (also when they were already a member). */
-    async inviteMember(input: InviteMemberInput): Promise<MemberRef> {
+    async inviteMember(input: InviteMemberInput): Promise<InviteMemberResult> {
       const result = await call(() => client.inviteUsers({ emails: [input.email], role: input.role, sso: input.sso }));
       if (result.failedSSOEmails.length > 0) {
         throw toApplicationFailure(new GitBookInviteSSOError(result.failedSSOEmails));
@@ -63,7 +68,7 @@ export function createGitBookActivities(client: GitBookClient) {
       const gitbookUserId = result.userIds[0];
       if (gitbookUserId) {
         log.info('member invited', { invited: result.invited });
-        return { gitbookUserId };
+        return { gitbookUserId, created: result.invited > 0 };
       }
 
       // GitBook may list no id for someone who was a member already: find them instead.
@@ -75,7 +80,7 @@ export function createGitBookActivities(client: GitBookClient) {
           nonRetryable: false,
         });
       }
-      return { gitbookUserId: member.id };
+      return { gitbookUserId: member.id, created: false };
     },
 
     /** Finds a member by exact email (GitBook's search is fuzzy; the client filters exactly). */

@@ -1,20 +1,23 @@
 /**
  * `npm start`: everything on one machine. Starts the Temporal dev server when `TEMPORAL_ADDRESS` is
  * unset, the GitBook sandbox when `GITBOOK_API_TOKEN` is unset, then the worker and the hook
- * receiver. Ctrl-C stops all of it in reverse order.
+ * receiver. Ctrl-C stops all of it in reverse order: the receiver stops taking deliveries first.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadConfig, type AppConfig } from './config';
 import { GitBookClient } from './gitbook/client';
 import { createLogger, type Logger } from './logger';
-import { loadSyncConfig } from './mapping';
+import { loadSyncConfig, type SyncConfig } from './mapping';
+import { startReceiver } from './receiver';
+import type { Client } from '@temporalio/client';
 import { loadSeedFile, startSandbox } from './sandbox';
 import { readSandboxEnv } from './sandbox/main';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { findTemporalCli } from './temporal/cli';
 import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { startDevServer } from './temporal/dev-server';
+import { registerSearchAttributes, shouldSetSearchAttributes } from './temporal/search-attributes';
 import { createSyncWorker } from './worker';
 import { installWorkerRuntime, metricsAddress } from './telemetry';
 
@@ -54,6 +57,32 @@ async function startGitBook(config: AppConfig, logger: Logger, stoppers: Stopper
   return new GitBookClient({ baseUrl: sandbox.url, token, organizationId, ...timeout });
 }
 
+/**
+ * The hook receiver on this machine: `127.0.0.1` unless `HOOK_HOST` says otherwise. Without a
+ * `HOOK_SECRET` it runs unauthenticated, which only sandbox mode allows (and says so).
+ */
+async function startLocalReceiver(
+  config: AppConfig,
+  logger: Logger,
+  deps: { client: Client; syncConfig: SyncConfig; sandboxMode: boolean },
+) {
+  if (!config.HOOK_SECRET && !config.HOOK_ALLOW_INSECURE && !deps.sandboxMode) {
+    throw new Error('HOOK_SECRET is required when GitBook is real (or set HOOK_ALLOW_INSECURE=true)');
+  }
+  const receiver = await startReceiver({
+    client: deps.client,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    syncConfig: deps.syncConfig,
+    secret: config.HOOK_SECRET,
+    allowInsecure: !config.HOOK_SECRET,
+    logger: logger.child({ component: 'receiver' }),
+    host: process.env.HOOK_HOST ? config.HOOK_HOST : '127.0.0.1',
+    port: config.HOOK_PORT,
+  });
+  logger.info({ url: receiver.url, authenticated: Boolean(config.HOOK_SECRET) }, 'hook receiver started');
+  return receiver;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'gitbook-sync' });
@@ -73,6 +102,12 @@ async function main(): Promise<void> {
     stoppers.push(() => connection.close());
     const client = await connectClient(target);
     stoppers.push(() => client.connection.close());
+    if (!config.TEMPORAL_ADDRESS) {
+      // A dev server whose data folder predates a search attribute does not add it by itself.
+      const added = await registerSearchAttributes(client, target.namespace);
+      if (added.length > 0) logger.info({ added }, 'search attributes registered');
+    }
+    const searchAttributes = await shouldSetSearchAttributes(client, target.namespace, config.SYNC_SEARCH_ATTRIBUTES, logger);
     const worker = await createSyncWorker({
       connection,
       namespace: target.namespace,
@@ -81,8 +116,11 @@ async function main(): Promise<void> {
       syncConfig,
       client,
       maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
-      searchAttributes: config.SYNC_SEARCH_ATTRIBUTES,
+      searchAttributes,
     });
+
+    const receiver = await startLocalReceiver(config, logger, { client, syncConfig, sandboxMode: !config.GITBOOK_API_TOKEN });
+    stoppers.push(() => receiver.close());
 
     onShutdownSignal(logger, () => worker.shutdown());
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, syncConfig: config.SYNC_CONFIG }, 'worker started');

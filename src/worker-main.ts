@@ -9,6 +9,7 @@ import { loadSyncConfig } from './mapping';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { createSyncWorker } from './worker';
+import { shouldSetSearchAttributes } from './temporal/search-attributes';
 import { installWorkerRuntime, metricsAddress } from './telemetry';
 
 async function main(): Promise<void> {
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     syncConfig,
     client,
     maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
-    searchAttributes: config.SYNC_SEARCH_ATTRIBUTES,
+    searchAttributes: await shouldSetSearchAttributes(client, target.namespace, config.SYNC_SEARCH_ATTRIBUTES, logger),
   });
 
   onShutdownSignal(logger, () => worker.shutdown());

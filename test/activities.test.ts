@@ -49,9 +49,10 @@ describe('GitBook activities', () => {
   });
 
   it('returns the existing id when the person is already a member', async () => {
-    const { gitbookUserId } = await run(activities.inviteMember, { email: 'Owner@Example.com', role: 'read', sso: false });
+    const result = await run(activities.inviteMember, { email: 'Owner@Example.com', role: 'read', sso: false });
 
-    expect(gitbookUserId).toBe('u_owner');
+    expect(result).toEqual({ gitbookUserId: 'u_owner', created: false });
+    expect(sandbox.state().members.find((m) => m.id === 'u_owner')?.role).toBe('admin');
   });
 
   it('turns a refused SSO invite into a non-retryable failure naming the email', async () => {

@@ -413,6 +413,21 @@ describe('hook receiver', () => {
     expect(logLines.join('\n')).not.toContain(SECRET);
     expect(logLines.some((line) => line.includes('hook request unauthorized'))).toBe(true);
   });
+
+  it('counts deliveries, events by outcome and refusals by reason for Prometheus', async () => {
+    await postOkta(okta('user-create-batch-one-invalid', newTag()));
+    await postOkta(okta('user-create', newTag()), { authorization: 'wrong' });
+
+    const response = await request(`${receiver.url}/metrics`);
+    const text = await response.body.text();
+
+    expect(response.statusCode).toBe(200);
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+    expect(value(/gitbook_sync_hook_events_total\{route="\/hooks\/okta",outcome="accepted"\} (\d+)/)).toBeGreaterThan(0);
+    expect(value(/gitbook_sync_hook_events_total\{route="\/hooks\/okta",outcome="rejected"\} (\d+)/)).toBeGreaterThan(0);
+    expect(value(/gitbook_sync_hook_refusals_total\{route="\/hooks\/okta",reason="UNAUTHORIZED"\} (\d+)/)).toBeGreaterThan(0);
+    expect(text).toMatch(/gitbook_sync_hook_response_seconds_bucket\{le="3",route="\/hooks\/okta"\} \d+/);
+  });
 });
 
 /** A 127.0.0.1 port nothing listens on (bound, read, released). */

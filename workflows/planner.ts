@@ -41,6 +41,8 @@ export interface OnboardInput {
 export interface OnboardResult {
   gitbookUserId: string;
   teamIds: string[];
+  /** False when the person was a member already, so the invite did not set their role. */
+  roleApplied: boolean;
 }
 
 export interface OffboardInput {

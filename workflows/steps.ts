@@ -24,7 +24,7 @@ const gitbook = proxyActivities<GitBookActivities>(GITBOOK_ACTIVITY_OPTIONS);
 
 /** Invites the person, then adds them to their teams. A team that refuses does not undo the invite. */
 export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardResult & { failures: StepFailure[] }> {
-  const { gitbookUserId } = await gitbook.inviteMember.executeWithOptions(
+  const { gitbookUserId, created } = await gitbook.inviteMember.executeWithOptions(
     { summary: `invite ${input.email} as ${input.role}${input.sso ? ' (SSO)' : ''}` },
     [{ email: input.email, role: input.role, sso: input.sso }],
   );
@@ -32,7 +32,7 @@ export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardR
 
   const changes: TeamChange[] = input.teamIds.map((teamId) => ({ teamId, action: 'add' }));
   const { applied, failures } = await applyTeamChanges(gitbookUserId, changes);
-  return { gitbookUserId, teamIds: applied.map((change) => change.teamId), failures };
+  return { gitbookUserId, teamIds: applied.map((change) => change.teamId), roleApplied: created, failures };
 }
 
 /** Removes the person from the organization, finding their GitBook id by email when it is not known. */

@@ -289,7 +289,8 @@ class UserSync {
         const result = await executeChild(onboardUserWorkflow, { ...child, args: [step.input] });
         this.actual.membership = 'member';
         this.actual.gitbookUserId = result.gitbookUserId;
-        this.actual.role = step.input.role;
+        // Someone who was a member already keeps their old role until the next plan sets it.
+        this.actual.role = result.roleApplied ? step.input.role : undefined;
         for (const teamId of result.teamIds) this.actual.teams[teamId] = 'in';
         this.failParts(step, result.failures);
         return;

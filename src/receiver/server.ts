@@ -22,6 +22,7 @@ import { collectBatch, type EventOutcome } from './batch';
 import { directoryEventIdField, mapDirectoryHookEvent, parseDirectoryDelivery } from './directory';
 import { HookRequestError, ReceiverConfigError, ReceiverErrorCode, errorAnswer, type ErrorAnswer } from './errors';
 import { handOff, track, withTimeout, type SubmitEvents } from './handoff';
+import { ReceiverMetrics } from './metrics';
 import { mapOktaEvent, oktaEventIdField, parseOktaDelivery } from './okta';
 
 /** The receiver's routes (fixed names operators rely on). */
@@ -30,6 +31,7 @@ export const RECEIVER_ROUTES = {
   ready: '/readyz',
   okta: '/hooks/okta',
   directory: '/hooks/directory',
+  metrics: '/metrics',
 } as const;
 
 /** The header of Okta's one-time verification request. */
@@ -156,6 +158,22 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     );
   }
 
+  const metrics = new ReceiverMetrics();
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route !== RECEIVER_ROUTES.okta && route !== RECEIVER_ROUTES.directory) return;
+    metrics.requests.inc({ route, status: String(reply.statusCode) });
+    metrics.latency.observe({ route }, reply.elapsedTime / 1_000);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const route = request.routeOptions.url;
+    if ((route === RECEIVER_ROUTES.okta || route === RECEIVER_ROUTES.directory) && reply.statusCode >= 400) {
+      const code = typeof payload === 'string' ? /"code":"([A-Z_]+)"/.exec(payload)?.[1] : undefined;
+      metrics.refusals.inc({ route, reason: code ?? String(reply.statusCode) });
+    }
+    return payload;
+  });
+
   let closing = false;
   const inFlight = new Set<Promise<unknown>>();
   app.addHook('preClose', async () => {
@@ -232,12 +250,18 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
         .send(errorAnswer(ReceiverErrorCode.temporalUnavailable, message));
     }
 
+    metrics.countReport(route ?? 'unknown', report);
     const { ignoredEvents: _ignored, rejectedEvents: _rejected, ...counts } = report;
     request.log.info({ route, deliveryId: delivery.deliveryId, ...counts }, 'delivery handled');
     return reply.code(200).send(report);
   };
 
   app.get(RECEIVER_ROUTES.health, async () => ({ status: 'ok' }));
+
+  // Prometheus scraping; serve the receiver's port only inside the cluster, as usual for metrics.
+  app.get(RECEIVER_ROUTES.metrics, async (_request, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 
   app.get(RECEIVER_ROUTES.ready, async (_request, reply) => {
     if (closing) return reply.code(503).send({ status: 'closing' });

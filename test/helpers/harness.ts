@@ -53,7 +53,10 @@ export const TEST_SYNC_CONFIG: SyncConfig = parseSyncConfig({
 });
 
 export const TEST_SEED: NonNullable<SandboxOptions['seed']> = {
-  members: [{ id: 'u_owner', email: 'owner@example.com', displayName: 'Owner', role: 'admin', sso: false }],
+  members: [
+    { id: 'u_owner', email: 'owner@example.com', displayName: 'Owner', role: 'admin', sso: false },
+    { id: 'u_existing', email: 'existing@example.com', displayName: 'Existing', role: 'comment', sso: false },
+  ],
   teams: [
     { id: 'team_engineering', title: 'Engineering', memberIds: [] },
     { id: 'team_design', title: 'Design', memberIds: [] },
