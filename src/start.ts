@@ -4,6 +4,7 @@
  * receiver. Ctrl-C stops all of it in reverse order: the receiver stops taking deliveries first.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, type AppConfig } from './config';
 import { GitBookClient } from './gitbook/client';
@@ -11,7 +12,7 @@ import { createLogger, type Logger } from './logger';
 import { loadSyncConfig, type SyncConfig } from './mapping';
 import { startReceiver } from './receiver';
 import type { Client } from '@temporalio/client';
-import { loadSeedFile, startSandbox } from './sandbox';
+import { loadSeedFile, resolveSeed, startSandbox } from './sandbox';
 import { readSandboxEnv } from './sandbox/main';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { findTemporalCli } from './temporal/cli';
@@ -45,13 +46,35 @@ async function startGitBook(config: AppConfig, logger: Logger, stoppers: Stopper
   }
 
   const settings = readSandboxEnv();
-  const seed = await loadSeedFile(settings.SANDBOX_SEED);
+  // The sandbox keeps its organization in the data folder, like the dev server keeps workflows:
+  // after a restart, GitBook and the workflows still agree on who is a member.
+  await mkdir(config.DATA_DIR, { recursive: true });
+  const savedPath = join(config.DATA_DIR, 'sandbox-organization.json');
+  const saved = await readSavedOrganization(savedPath);
+  const seed = saved ?? (await loadSeedFile(settings.SANDBOX_SEED));
   const organizationId = config.GITBOOK_ORG_ID ?? seed.organizationId ?? 'org_sandbox';
   const token = randomBytes(24).toString('hex');
   const sandbox = await startSandbox({ token, organizationId, seed, host: settings.SANDBOX_HOST, port: settings.SANDBOX_PORT });
-  stoppers.push(() => sandbox.close());
+  const save = async () => {
+    const { members, teams, calls } = sandbox.state();
+    const organization = { ...seed, organizationId, members, teams };
+    await writeFile(`${savedPath}.tmp`, JSON.stringify(organization, null, 2));
+    await rename(`${savedPath}.tmp`, savedPath);
+    if (calls.length > 10_000) sandbox.clearCalls();
+  };
+  const timer = setInterval(() => void save().catch((err) => logger.warn({ err }, 'sandbox state not saved')), 5_000);
+  stoppers.push(async () => {
+    clearInterval(timer);
+    await save();
+    await sandbox.close();
+  });
   logger.warn(
-    { url: sandbox.url, state: `${new URL(sandbox.url).origin}/_sandbox/state`, organizationId },
+    {
+      url: sandbox.url,
+      state: `${new URL(sandbox.url).origin}/_sandbox/state`,
+      organizationId,
+      seed: saved ? savedPath : settings.SANDBOX_SEED,
+    },
     'SANDBOX MODE: no GITBOOK_API_TOKEN is set, so GitBook is the local sandbox and nothing reaches api.gitbook.com',
   );
   return new GitBookClient({ baseUrl: sandbox.url, token, organizationId, ...timeout });
@@ -81,6 +104,16 @@ async function startLocalReceiver(
   });
   logger.info({ url: receiver.url, authenticated: Boolean(config.HOOK_SECRET) }, 'hook receiver started');
   return receiver;
+}
+
+/** The sandbox organization saved by an earlier run, if any. */
+async function readSavedOrganization(path: string) {
+  try {
+    return resolveSeed(JSON.parse(await readFile(path, 'utf8')), path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 async function main(): Promise<void> {
