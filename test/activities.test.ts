@@ -20,14 +20,20 @@ function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A)
 beforeAll(async () => {
   quietRuntime();
   sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: TEST_SEED });
+});
+
+// A fresh client per test: a client remembers a used-up rate-limit window and paces on it.
+beforeEach(() => {
   gitbook = new GitBookClient({ baseUrl: sandbox.url, token: TEST_TOKEN, organizationId: TEST_ORG, requestTimeoutMs: 1_000 });
   activities = { ...createGitBookActivities(gitbook), ...createMappingActivities(TEST_SYNC_CONFIG) };
 });
 
-afterEach(() => sandbox.reset());
+afterEach(async () => {
+  await gitbook.close();
+  sandbox.reset();
+});
 
 afterAll(async () => {
-  await gitbook.close();
   await sandbox.close();
 });
 

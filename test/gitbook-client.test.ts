@@ -828,10 +828,13 @@ describe('GitBookClient against the GitBook sandbox', () => {
       const errors = [
         await caught(() => client.listTeams()),
         await caught(() => client.listTeams()),
-        await caught(() => client.listTeams()),
-        await caught(() => client.listTeams()),
+        // `client` now knows the window is used up: the next faults go through another client.
+        await caught(() => impatient.listTeams()),
+        await caught(() => impatient.listTeams()),
         await caught(() => impatient.listTeams()),
       ];
+      const sent = sandbox.state().calls.length;
+      const handedBack = await caught(() => client.listTeams());
 
       expect(errors.map((error) => (error as GitBookError).name)).toEqual([
         'GitBookServerError',
@@ -845,6 +848,9 @@ describe('GitBookClient against the GitBook sandbox', () => {
       expect(rateLimit.retryAfterMs).toBeLessThanOrEqual(11_000);
       expect(rateLimit.remaining).toBe(0);
       expect((errors[3] as GitBookNotFoundError).gitbookMessage).toMatch(/404/);
+      expect(handedBack).toBeInstanceOf(GitBookRateLimitError);
+      expect((handedBack as GitBookRateLimitError).retryAfterMs).toBeGreaterThan(5_000);
+      expect(sandbox.state().calls).toHaveLength(sent);
     } finally {
       await impatient.close();
     }

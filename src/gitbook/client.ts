@@ -5,6 +5,7 @@
  * because these calls are idempotent.
  */
 import type { MemberRole, OrganizationMember, OrganizationTeam } from '@gitbook/api';
+import { RateLimitPacer } from './pacing';
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { normalizeEmail } from '../../workflows/events';
@@ -272,6 +273,7 @@ export class GitBookClient {
   readonly #origin: string;
   readonly #basePath: string;
   readonly #dispatcher: Dispatcher;
+  readonly #pacer = new RateLimitPacer();
   readonly #ownsDispatcher: boolean;
   #closing: Promise<void> | undefined;
 
@@ -483,6 +485,13 @@ export class GitBookClient {
   }
 
   async #send(spec: CallSpec): Promise<Answer> {
+    // GitBook's window is used up: wait for its reset rather than spend a call on a 429.
+    const waitMs = await this.#pacer.reserve();
+    if (waitMs !== undefined) {
+      const gitbookMessage = 'the rate-limit window is used up; no request sent';
+      throw new GitBookRateLimitError({ operation: spec.operation, status: 429, retryAfterMs: waitMs, gitbookMessage });
+    }
+
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${this.#options.token}`,
@@ -501,6 +510,7 @@ export class GitBookClient {
         bodyTimeout: this.#options.requestTimeoutMs,
       });
       const text = await response.body.text();
+      this.#pacer.observe(response.headers);
       return { status: response.statusCode, headers: response.headers, text };
     } catch (err) {
       throw this.#transportError(spec.operation, err);
