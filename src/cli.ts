@@ -18,6 +18,7 @@ import {
 import { describeIssues, directoryEventSchema, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
 import { ConfigError, loadConfig } from './config';
 import { submitDirectoryEvents } from './submit';
+import { dataConverterFor } from './codec';
 import { connectClient, resolveTemporalTarget } from './temporal/connection';
 
 /** A command-line argument that does not validate; exits with code 2. */
@@ -160,7 +161,7 @@ export async function main(argv = process.argv): Promise<number> {
   let client: Client | undefined;
   const connect = async () => {
     const config = loadConfig();
-    client ??= await connectClient(resolveTemporalTarget());
+    client ??= await connectClient(resolveTemporalTarget(), dataConverterFor(config));
     return { client, taskQueue: config.TEMPORAL_TASK_QUEUE };
   };
 

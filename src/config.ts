@@ -39,6 +39,16 @@ export const configSchema = z.object({
     .default('false')
     .transform((value) => value === 'true'),
   DATA_DIR: z.string().min(1).default('.data'),
+  /**
+   * Payload encryption keys, `id:base64key[,id:base64key...]`: the first seals new payloads, all
+   * open old ones. Unset: payloads are stored as plain JSON.
+   */
+  PAYLOAD_ENCRYPTION_KEYS: optionalString,
+  /** The codec endpoint for the Web UI (only with encryption on). */
+  CODEC_PORT: z.coerce.number().int().min(0).max(65_535).default(8888),
+  CODEC_HOST: z.string().min(1).default('127.0.0.1'),
+  CODEC_CORS_ORIGINS: z.string().min(1).default('http://127.0.0.1:8233,http://localhost:8233'),
+  CODEC_AUTH_TOKEN: optionalString,
   /** Where the worker serves Prometheus metrics (`host:port`), or `off`. */
   WORKER_METRICS_ADDRESS: z
     .string()

@@ -18,6 +18,10 @@ const REDACTED_PATHS = [
   '*.GITBOOK_API_TOKEN',
   'HOOK_SECRET',
   '*.HOOK_SECRET',
+  'PAYLOAD_ENCRYPTION_KEYS',
+  '*.PAYLOAD_ENCRYPTION_KEYS',
+  'CODEC_AUTH_TOKEN',
+  '*.CODEC_AUTH_TOKEN',
 ];
 
 /** Creates the process logger. JSON lines on stdout. */

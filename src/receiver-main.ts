@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { loadSyncConfig } from './mapping';
 import { startReceiver } from './receiver';
+import { dataConverterFor } from './codec';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { connectClient, resolveTemporalTarget } from './temporal/connection';
 
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const syncConfig = await loadSyncConfig(config.SYNC_CONFIG);
 
   const target = resolveTemporalTarget();
-  const client = await connectClient(target);
+  const client = await connectClient(target, dataConverterFor(config));
   const receiver = await startReceiver({
     client,
     taskQueue: config.TEMPORAL_TASK_QUEUE,

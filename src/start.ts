@@ -18,6 +18,7 @@ import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { findTemporalCli } from './temporal/cli';
 import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { startDevServer } from './temporal/dev-server';
+import { AesGcmPayloadCodec, buildCodecServer, dataConverterFor, parseKeyRing } from './codec';
 import { registerSearchAttributes, shouldSetSearchAttributes } from './temporal/search-attributes';
 import { createSyncWorker } from './worker';
 import { installWorkerRuntime, metricsAddress } from './telemetry';
@@ -31,7 +32,8 @@ async function startTemporal(config: AppConfig, logger: Logger, stoppers: Stoppe
   }
 
   const cliPath = await findTemporalCli({ onProgress: (message) => logger.info(message) });
-  const server = await startDevServer({ cliPath, dataDir: join(config.DATA_DIR, 'temporal'), logger });
+  const codecEndpoint = config.PAYLOAD_ENCRYPTION_KEYS ? `http://${config.CODEC_HOST}:${config.CODEC_PORT}` : undefined;
+  const server = await startDevServer({ cliPath, dataDir: join(config.DATA_DIR, 'temporal'), logger, codecEndpoint });
   stoppers.push(() => server.stop());
   logger.info({ webUi: server.uiUrl }, 'Temporal Web UI');
   return resolveTemporalTarget({ address: server.address });
@@ -106,6 +108,16 @@ async function startLocalReceiver(
   return receiver;
 }
 
+/** With payload encryption on: the codec endpoint, so the Web UI can show decrypted payloads. */
+async function startCodecEndpoint(config: AppConfig, logger: Logger, stoppers: Stopper[]) {
+  const codec = new AesGcmPayloadCodec(parseKeyRing(config.PAYLOAD_ENCRYPTION_KEYS!));
+  const allowedOrigins = config.CODEC_CORS_ORIGINS.split(',').map((origin) => origin.trim());
+  const app = await buildCodecServer({ codec, allowedOrigins, authToken: config.CODEC_AUTH_TOKEN, logger });
+  const url = await app.listen({ host: config.CODEC_HOST, port: config.CODEC_PORT });
+  stoppers.push(() => app.close());
+  logger.info({ url }, 'payload encryption on: codec endpoint for the Web UI');
+}
+
 /** The sandbox organization saved by an earlier run, if any. */
 async function readSavedOrganization(path: string) {
   try {
@@ -133,7 +145,9 @@ async function main(): Promise<void> {
 
     const connection = await connectWorker(target);
     stoppers.push(() => connection.close());
-    const client = await connectClient(target);
+    const dataConverter = dataConverterFor(config);
+    const client = await connectClient(target, dataConverter);
+    if (dataConverter) await startCodecEndpoint(config, logger, stoppers);
     stoppers.push(() => client.connection.close());
     if (!config.TEMPORAL_ADDRESS) {
       // A dev server whose data folder predates a search attribute does not add it by itself.
@@ -148,6 +162,7 @@ async function main(): Promise<void> {
       gitbook,
       syncConfig,
       client,
+      dataConverter,
       maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
       searchAttributes,
     });

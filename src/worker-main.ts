@@ -9,6 +9,7 @@ import { loadSyncConfig } from './mapping';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
 import { createSyncWorker } from './worker';
+import { dataConverterFor } from './codec';
 import { shouldSetSearchAttributes } from './temporal/search-attributes';
 import { installWorkerRuntime, metricsAddress } from './telemetry';
 
@@ -21,7 +22,8 @@ async function main(): Promise<void> {
 
   const target = resolveTemporalTarget();
   const connection = await connectWorker(target);
-  const client = await connectClient(target);
+  const dataConverter = dataConverterFor(config);
+  const client = await connectClient(target, dataConverter);
   const worker = await createSyncWorker({
     connection,
     namespace: target.namespace,
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
     gitbook,
     syncConfig,
     client,
+    dataConverter,
     maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
     searchAttributes: await shouldSetSearchAttributes(client, target.namespace, config.SYNC_SEARCH_ATTRIBUTES, logger),
   });

@@ -16,6 +16,8 @@ export interface SyncWorkerOptions {
   syncConfig: SyncConfig;
   /** A client for the same namespace, used to reach the removal circuit breaker. */
   client: Client;
+  /** Payload encryption (must match the clients'). */
+  dataConverter?: WorkerOptions['dataConverter'];
   /** Whether the custom search attributes are registered on the namespace. @default true */
   searchAttributes?: boolean;
   /** GitBook calls per second across all workers of the queue. Unset: no limit of ours. */
@@ -46,6 +48,7 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
       searchAttributes: options.searchAttributes,
     }),
     maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
   });

@@ -4,6 +4,7 @@
  * profile file (`TEMPORAL_CONFIG_FILE`), through `@temporalio/envconfig`.
  */
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 
@@ -25,10 +26,10 @@ export function resolveTemporalTarget(options: { address?: string; env?: NodeJS.
   return { connectionOptions: { ...connectionOptions, address }, namespace: namespace ?? 'default' };
 }
 
-/** A workflow client on the target. */
-export async function connectClient(target: TemporalTarget): Promise<Client> {
+/** A workflow client on the target, with the data converter (payload encryption) when given. */
+export async function connectClient(target: TemporalTarget, dataConverter?: DataConverter): Promise<Client> {
   const connection = await Connection.connect(target.connectionOptions);
-  return new Client({ connection, namespace: target.namespace });
+  return new Client({ connection, namespace: target.namespace, ...(dataConverter ? { dataConverter } : {}) });
 }
 
 /** A worker connection on the target. */

@@ -19,6 +19,8 @@ export interface DevServerOptions {
   /** Web UI port. @default 8233 */
   uiPort?: number;
   namespace?: string;
+  /** The Web UI's codec endpoint, to show decrypted payloads. */
+  codecEndpoint?: string;
   /** How long to wait for the server to answer. @default 60_000 */
   startTimeoutMs?: number;
   logger?: Logger;
@@ -53,6 +55,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     options.namespace ?? 'default',
     '--log-level',
     'warn',
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

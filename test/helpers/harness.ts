@@ -3,6 +3,7 @@
  * port 0, and a sync worker on a unique task queue. Nothing of ours is mocked.
  */
 import { randomUUID } from 'node:crypto';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { GitBookClient } from '../../src/gitbook/client';
@@ -85,6 +86,7 @@ export async function startSyncStack(
     taskQueue?: string;
     maxCallsPerSecond?: number;
     identity?: string;
+    dataConverter?: DataConverter;
   } = {},
 ): Promise<SyncStack> {
   const sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: TEST_SEED, ...options.sandbox });
@@ -102,6 +104,7 @@ export async function startSyncStack(
     shutdownGraceTime: '1 second',
     maxCallsPerSecond: options.maxCallsPerSecond,
     identity: options.identity,
+    dataConverter: options.dataConverter,
   });
 
   return {
