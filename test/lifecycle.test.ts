@@ -89,4 +89,45 @@ describe('the worker process', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     sandbox.clearFaults();
   });
+
+  it('the receiver process answers a delivery, then stops taking requests on SIGTERM and exits 0', async () => {
+    const taskQueue = `lifecycle-${randomUUID()}`;
+    let output = '';
+    const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'src', 'receiver-main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        SYNC_CONFIG: syncConfigPath,
+        HOOK_SECRET: 'lifecycle-hook-secret',
+        HOOK_HOST: '127.0.0.1',
+        HOOK_PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    const url = await eventually(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output)?.[1]);
+
+    const delivery = await fetch(`${url}/hooks/directory`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer lifecycle-hook-secret' },
+      body: JSON.stringify({
+        id: 'life-1',
+        type: 'user.created',
+        occurredAt: new Date().toISOString(),
+        user: { id: '00uLife3', email: 'life3@example.com' },
+      }),
+    });
+    expect(delivery.status).toBe(200);
+    child.kill('SIGTERM');
+
+    expect(await exited).toBe(0);
+    expect(output).toContain('receiver stopped');
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    const handle = env.client.workflow.getHandle('gitbook-user-00uLife3');
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test done');
+  });
 });
