@@ -29,6 +29,13 @@ export interface FindMemberResult {
   role?: GitBookRole | null;
 }
 
+/** One person's result in a batch of invites. */
+export interface BatchInviteResult {
+  gitbookUserId?: string;
+  created: boolean;
+  failure?: { type: string; message: string };
+}
+
 export interface UpdateTeamInput {
   teamId: string;
   add?: string[];
@@ -83,6 +90,26 @@ export function createGitBookActivities(client: GitBookClient) {
       return { gitbookUserId: member.id, created: false };
     },
 
+    /**
+     * Invites several people with as few requests as GitBook allows: one per role. Results are
+     * routed back per email; one person's refusal (an SSO address of another organization, an
+     * address GitBook rejects) does not fail the others.
+     */
+    async inviteMembers(input: {
+      invites: Array<{ email: string; role: GitBookRole }>;
+      sso: boolean;
+    }): Promise<Record<string, BatchInviteResult>> {
+      const results: Record<string, BatchInviteResult> = {};
+      const byRole = new Map<GitBookRole, string[]>();
+      for (const { email, role } of input.invites) byRole.set(role, [...(byRole.get(role) ?? []), email]);
+
+      for (const [role, emails] of byRole) {
+        Object.assign(results, await inviteGroup(client, emails, role, input.sso));
+      }
+      log.info('invites sent', { people: input.invites.length, requests: byRole.size });
+      return results;
+    },
+
     /** Finds a member by exact email (GitBook's search is fuzzy; the client filters exactly). */
     async findMember(input: { email: string }): Promise<FindMemberResult> {
       const member = await call(() => client.findMemberByEmail(input.email));
@@ -111,6 +138,45 @@ export function createGitBookActivities(client: GitBookClient) {
       await call(() => client.updateTeamMembers(input.teamId, { add: input.add, remove: input.remove }));
     },
   };
+}
+
+/** One `POST /invites` for people of one role; per-person fallbacks when GitBook refuses the batch. */
+async function inviteGroup(
+  client: GitBookClient,
+  emails: string[],
+  role: GitBookRole,
+  sso: boolean,
+): Promise<Record<string, BatchInviteResult>> {
+  let answer;
+  try {
+    answer = await client.inviteUsers({ emails, role, sso });
+  } catch (err) {
+    if (!(err instanceof GitBookError) || err.retryable) throw toApplicationFailure(err);
+    if (emails.length === 1) return { [emails[0]!]: { created: false, failure: { type: err.code, message: err.message } } };
+    // A refusal of the whole batch: find out whose address it was by sending them one at a time.
+    const results: Record<string, BatchInviteResult> = {};
+    for (const email of emails) Object.assign(results, await inviteGroup(client, [email], role, sso));
+    return results;
+  }
+
+  const results: Record<string, BatchInviteResult> = {};
+  const failed = new Set(answer.failedSSOEmails.map((email) => email.toLowerCase()));
+  const accepted = emails.filter((email) => !failed.has(email.toLowerCase()));
+  for (const email of emails.filter((e) => failed.has(e.toLowerCase()))) {
+    const sso = new GitBookInviteSSOError([email]);
+    results[email] = { created: false, failure: { type: sso.code, message: sso.message } };
+  }
+
+  // GitBook lists the ids of the accepted people in order; when the counts differ, ask by email.
+  const inOrder = answer.userIds.length === accepted.length;
+  const allNew = answer.invited === accepted.length;
+  for (const [index, email] of accepted.entries()) {
+    const gitbookUserId = inOrder ? answer.userIds[index] : (await call(() => client.findMemberByEmail(email)))?.id;
+    results[email] = gitbookUserId
+      ? { gitbookUserId, created: allNew }
+      : { created: false, failure: { type: 'GITBOOK_INVITE_UNRESOLVED', message: 'no member has this email after the invite' } };
+  }
+  return results;
 }
 
 export type GitBookActivities = ReturnType<typeof createGitBookActivities>;

@@ -1,10 +1,16 @@
 /**
- * The user workflows' way to the removal circuit breaker: signal-with-start of the breaker's
- * workflow, from an activity (a workflow cannot start another, unrelated workflow itself).
+ * The way from a user's workflows to the organization-wide ones (the removal circuit breaker, the
+ * invite batcher): signal-with-start, from an activity, since a workflow cannot start another,
+ * unrelated workflow itself.
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import {
+  INVITE_BATCHER_WORKFLOW_ID,
+  INVITE_BATCHER_WORKFLOW_TYPE,
+  inviteRequestSignal,
+  type InviteBatcherInput,
+  type InviteRequest,
   REMOVAL_GUARD_WORKFLOW_ID,
   REMOVAL_GUARD_WORKFLOW_TYPE,
   removalRequestSignal,
@@ -25,6 +31,19 @@ export function createGuardActivities(client: Client) {
         signal: removalRequestSignal,
         signalArgs: [request],
         staticSummary: 'Removal circuit breaker: pauses mass removals until an operator approves',
+      });
+    },
+
+    /** Hands an invite to the batcher, starting it when it is not running. */
+    async requestInvite(request: InviteRequest): Promise<void> {
+      const input: InviteBatcherInput = {};
+      await client.workflow.signalWithStart(INVITE_BATCHER_WORKFLOW_TYPE, {
+        workflowId: INVITE_BATCHER_WORKFLOW_ID,
+        taskQueue: Context.current().info.taskQueue,
+        args: [input],
+        signal: inviteRequestSignal,
+        signalArgs: [request],
+        staticSummary: 'Invite batcher: sends invites for people onboarded close together as one request',
       });
     },
   };

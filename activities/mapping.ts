@@ -29,6 +29,9 @@ export function createMappingActivities(config: SyncConfig, options: { searchAtt
               windowMs: Math.round(config.removalBreaker.windowMinutes * 60_000),
             }
           : undefined,
+        inviteBatching: config.inviteBatching.enabled
+          ? { maxBatchSize: config.inviteBatching.maxBatchSize, maxWaitMs: config.inviteBatching.maxWaitMs }
+          : undefined,
       };
     },
   };

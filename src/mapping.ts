@@ -41,6 +41,18 @@ export const syncConfigSchema = z
       })
       .strict()
       .default({ enabled: true, maxShare: 0.1, minimum: 10, windowMinutes: 60 }),
+    /**
+     * Invites for people onboarded close together go out as one `POST /invites`: up to
+     * `maxBatchSize` people, waiting at most `maxWaitMs` for the batch to fill.
+     */
+    inviteBatching: z
+      .object({
+        enabled: z.boolean().default(false),
+        maxBatchSize: z.number().int().min(1).max(1_000).default(50),
+        maxWaitMs: z.number().int().min(0).max(60_000).default(1_000),
+      })
+      .strict()
+      .default({ enabled: false, maxBatchSize: 50, maxWaitMs: 1_000 }),
   })
   .strict();
 

@@ -9,7 +9,7 @@ import type { DirectoryEvent } from '../workflows/events';
 import { parseSyncConfig } from '../src/mapping';
 import { submitDirectoryEvents } from '../src/submit';
 import { main } from '../src/cli';
-import { TEST_SYNC_CONFIG, event, eventually, startSyncStack, startTestEnvironment, type SyncStack } from './helpers/harness';
+import { TEST_SEED, TEST_SYNC_CONFIG, event, eventually, startSyncStack, startTestEnvironment, type SyncStack } from './helpers/harness';
 
 let env: TestWorkflowEnvironment;
 let stack: SyncStack;
@@ -44,9 +44,10 @@ describe('the removal circuit breaker', () => {
       stack.taskQueue,
       users.map((u) => event({ kind: 'user.activated', userId: u.id, email: u.email }) as DirectoryEvent),
     );
-    await eventually(() => (members().length === 6 ? true : undefined));
+    const seeded = TEST_SEED.members!.length;
+    await eventually(() => (members().length === seeded + 5 ? true : undefined));
 
-    // 6 members, 40%: at most 2 removals in the window before the breaker holds the rest.
+    // 7 members, 40%: at most 2 removals in the window before the breaker holds the rest.
     await submitDirectoryEvents(
       env.client,
       stack.taskQueue,
@@ -57,10 +58,10 @@ describe('the removal circuit breaker', () => {
       const status = await guard.query(removalGuardStatusQuery);
       return status.paused && status.held.length === 3 ? status : undefined;
     });
-    expect(paused).toMatchObject({ grantedInWindow: 2, limit: 2, organizationMembers: 6 });
-    await eventually(() => (members().length === 4 ? true : undefined));
+    expect(paused).toMatchObject({ grantedInWindow: 2, limit: 2, organizationMembers: seeded + 5 });
+    await eventually(() => (members().length === seeded + 3 ? true : undefined));
     await new Promise((done) => setTimeout(done, 1_000));
-    expect(members()).toHaveLength(4);
+    expect(members()).toHaveLength(seeded + 3);
     const heldUser = paused.held[0]!.userId;
     const waiting = await env.client.workflow.getHandle(userWorkflowId(heldUser)).query(statusQuery);
     expect(waiting.waitingFor).toMatch(/circuit breaker/);
@@ -75,7 +76,7 @@ describe('the removal circuit breaker', () => {
       log.mockRestore();
     }
 
-    await eventually(() => (members().length === 1 ? true : undefined));
+    await eventually(() => (members().length === seeded ? true : undefined));
     const after = await guard.query(removalGuardStatusQuery);
     expect(after).toMatchObject({ paused: false, held: [], lastApproval: { approvedBy: 'it-admin', released: 3 } });
     const deletes = stack.sandbox.state().calls.filter((call) => call.method === 'DELETE');

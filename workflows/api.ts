@@ -200,3 +200,37 @@ export interface RemovalGuardInput {
     lastApproval?: RemovalGuardStatus['lastApproval'];
   };
 }
+
+/** Workflow id of the organization's invite batcher (when invite batching is on). */
+export const INVITE_BATCHER_WORKFLOW_ID = 'gitbook-invite-batcher';
+export const INVITE_BATCHER_WORKFLOW_TYPE = 'inviteBatcherWorkflow';
+
+/** One person to invite, from an onboarding step, answered by {@link inviteOutcomeSignal}. */
+export interface InviteRequest {
+  requestId: string;
+  /** The onboarding step's workflow, which waits for the outcome. */
+  workflowId: string;
+  email: string;
+  role: GitBookRole;
+  sso: boolean;
+}
+
+export interface InviteOutcome {
+  requestId: string;
+  /** `withdrawn`: taken back before it was sent; GitBook never saw it. */
+  status: 'invited' | 'failed' | 'withdrawn';
+  gitbookUserId?: string;
+  /** False when the person was a member already (their role was left as it was). */
+  created?: boolean;
+  failure?: { type: string; message: string };
+}
+
+export const inviteRequestSignal = defineSignal<[InviteRequest]>('inviteRequest');
+/** Takes a request back; the batcher answers `withdrawn`, or the real outcome if it was sent. */
+export const inviteWithdrawSignal = defineSignal<[{ requestId: string }]>('inviteWithdraw');
+export const inviteOutcomeSignal = defineSignal<[InviteOutcome]>('inviteOutcome');
+
+/** State carried across the batcher's continue-as-new. */
+export interface InviteBatcherInput {
+  pending?: InviteRequest[];
+}

@@ -2,3 +2,4 @@
 export { userSyncWorkflow } from './user-sync';
 export { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateUserTeamsWorkflow } from './steps';
 export { removalGuardWorkflow } from './removal-guard';
+export { inviteBatcherWorkflow } from './invite-batcher';

@@ -19,6 +19,8 @@ export interface MappingSnapshot {
   searchAttributes: boolean;
   /** The removal circuit breaker's settings; undefined when it is off. */
   removalBreaker?: RemovalBreakerSettings;
+  /** Invite batching settings; undefined when each invite is its own request. */
+  inviteBatching?: { maxBatchSize: number; maxWaitMs: number };
 }
 
 /**
@@ -36,6 +38,8 @@ export interface OnboardInput {
   role: GitBookRole;
   sso: boolean;
   teamIds: string[];
+  /** Send the invite through the organization's invite batcher. */
+  batched?: boolean;
 }
 
 export interface OnboardResult {
@@ -154,7 +158,7 @@ export function planSteps(
           kind: 'onboard',
           key: 'onboard',
           description: `invite ${email} as ${role}${teamIds.length ? ` and add to ${teamIds.join(', ')}` : ''}`,
-          input: { email, role, sso: mapping.sso, teamIds },
+          input: { email, role, sso: mapping.sso, teamIds, ...(mapping.inviteBatching ? { batched: true } : {}) },
         },
       ],
     };

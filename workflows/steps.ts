@@ -3,8 +3,27 @@
  * child of the user's workflow, so it shows as its own run in the Web UI, and each is a durable,
  * retrying sequence of idempotent GitBook calls.
  */
-import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { GitBookActivities } from '../activities/gitbook';
+import type { GuardActivities } from '../activities/guard';
+import {
+  INVITE_BATCHER_WORKFLOW_ID,
+  inviteOutcomeSignal,
+  inviteWithdrawSignal,
+  type InviteOutcome,
+} from './api';
 import type {
   OffboardInput,
   OffboardResult,
@@ -21,13 +40,19 @@ import { GITBOOK_ACTIVITY_OPTIONS } from './policies';
 import { permanentFailureOf, type StepFailure } from './failures';
 
 const gitbook = proxyActivities<GitBookActivities>(GITBOOK_ACTIVITY_OPTIONS);
+const { requestInvite } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIONS);
+
+/** How long a cancelled step waits for the batcher to confirm whether its invite went out. */
+const WITHDRAW_CONFIRMATION_TIMEOUT = '5 minutes';
 
 /** Invites the person, then adds them to their teams. A team that refuses does not undo the invite. */
 export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardResult & { failures: StepFailure[] }> {
-  const { gitbookUserId, created } = await gitbook.inviteMember.executeWithOptions(
-    { summary: `invite ${input.email} as ${input.role}${input.sso ? ' (SSO)' : ''}` },
-    [{ email: input.email, role: input.role, sso: input.sso }],
-  );
+  const { gitbookUserId, created } = input.batched
+    ? await inviteThroughBatcher(input)
+    : await gitbook.inviteMember.executeWithOptions(
+        { summary: `invite ${input.email} as ${input.role}${input.sso ? ' (SSO)' : ''}` },
+        [{ email: input.email, role: input.role, sso: input.sso }],
+      );
   log.info('invited', { teams: input.teamIds.length });
 
   const changes: TeamChange[] = input.teamIds.map((teamId) => ({ teamId, action: 'add' }));
@@ -70,6 +95,47 @@ export async function updateUserTeamsWorkflow(input: UpdateTeamsInput): Promise<
   const member = input.gitbookUserId ?? input.email;
   const { applied, failures } = await applyTeamChanges(member, input.changes);
   return { gitbookUserId: input.gitbookUserId, applied, failures };
+}
+
+/**
+ * Hands the invite to the organization's batcher and waits for its outcome. If this step is
+ * cancelled meanwhile, it withdraws the request and waits for the batcher to say whether the invite
+ * had already gone out, so the user's workflow never mistakes a sent invite for an unsent one.
+ */
+async function inviteThroughBatcher(input: OnboardInput): Promise<{ gitbookUserId: string; created: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    const requestId = uuid4();
+    let outcome: InviteOutcome | undefined;
+    setHandler(inviteOutcomeSignal, (answer) => {
+      if (answer.requestId === requestId) outcome = answer;
+    });
+
+    const { workflowId } = workflowInfo();
+    await requestInvite({ requestId, workflowId, email: input.email, role: input.role, sso: input.sso });
+    try {
+      await condition(() => outcome !== undefined);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      await CancellationScope.nonCancellable(async () => {
+        await getExternalWorkflowHandle(INVITE_BATCHER_WORKFLOW_ID).signal(inviteWithdrawSignal, { requestId });
+        await condition(() => outcome !== undefined, WITHDRAW_CONFIRMATION_TIMEOUT);
+      });
+      log.info('invite withdrawn', { outcome: outcome?.status ?? 'unconfirmed' });
+      throw err;
+    }
+
+    const result = outcome!;
+    if (result.status === 'invited' && result.gitbookUserId) {
+      return { gitbookUserId: result.gitbookUserId, created: result.created ?? false };
+    }
+    const failure = result.failure ?? { type: 'GITBOOK_INVITE_UNRESOLVED', message: `invite ${result.status}` };
+    // GitBook took the invite but its answer did not name the person: ask again after a pause.
+    if (failure.type === 'GITBOOK_INVITE_UNRESOLVED' && attempt < 5) {
+      await sleep(attempt * 5_000);
+      continue;
+    }
+    throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true });
+  }
 }
 
 async function findMemberId(email: string | undefined): Promise<string | undefined> {
