@@ -47,7 +47,10 @@ function buildEvent(fields: Omit<DirectoryEventInput, 'id' | 'occurredAt' | 'sou
     source: 'cli',
   };
   const parsed = directoryEventSchema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`invalid arguments: ${describeIssues(parsed.error).replace(/\bid\b/, 'event-id')}`);
+  if (!parsed.success) {
+    const message = describeIssues(parsed.error).replace(/\bid\b/, 'event-id').replace('occurredAt', 'at');
+    throw new UsageError(`invalid arguments: ${message}`);
+  }
   return parsed.data;
 }
 
@@ -81,7 +84,9 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
   ).action(async (options: EventOptions) => {
     const events = [buildEvent({ kind: 'user.activated', userId: options.user, email: options.email, displayName: options.name }, options)];
     (options.group ?? []).forEach((group, i) =>
-      events.push(buildEvent({ kind: 'group.member_added', userId: options.user, email: options.email, group: { id: group } }, options, i + 1)),
+      events.push(
+        buildEvent({ kind: 'group.member_added', userId: options.user, email: options.email, group: { id: group, name: group } }, options, i + 1),
+      ),
     );
     await submit(events);
   });
@@ -108,7 +113,9 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
         .requiredOption('-g, --group <group>', 'directory group id or name')
         .option('-e, --email <email>', 'their email address'),
     ).action(async (options: EventOptions & { group: string }) => {
-      await submit([buildEvent({ kind, userId: options.user, email: options.email, group: { id: options.group } }, options)]);
+      // The value is matched as a group id or a group name, as the mapping file allows.
+      const group = { id: options.group, name: options.group };
+      await submit([buildEvent({ kind, userId: options.user, email: options.email, group }, options)]);
     });
   }
 
@@ -188,7 +195,15 @@ export async function main(argv = process.argv): Promise<number> {
 function describeError(err: unknown): string {
   const parts: string[] = [];
   for (let current = err; current instanceof Error && parts.length < 5; current = current.cause) parts.push(current.message);
-  return parts.join(': caused by: ') || String(err);
+  const message = parts.join(': caused by: ') || String(err);
+  if (/Failed to connect|ECONNREFUSED|UNAVAILABLE/.test(message)) {
+    const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+    return `${message} (Temporal at ${address}: is it running? Set TEMPORAL_ADDRESS to point elsewhere)`;
+  }
+  if (/Unknown encoding: binary\/encrypted/.test(message)) {
+    return `${message} (these workflows are encrypted: set PAYLOAD_ENCRYPTION_KEYS as the workers have it)`;
+  }
+  return message;
 }
 
 if (require.main === module) {

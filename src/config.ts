@@ -23,6 +23,9 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  /** Ports of the dev server `npm start` runs when `TEMPORAL_ADDRESS` is unset. */
+  TEMPORAL_DEV_PORT: z.coerce.number().int().min(1).max(65_535).default(7233),
+  TEMPORAL_DEV_UI_PORT: z.coerce.number().int().min(1).max(65_535).default(8233),
   SYNC_CONFIG: z.string().min(1).default('config/sync.json'),
   /** Set the custom search attributes on runs (they must be registered on the namespace). */
   SYNC_SEARCH_ATTRIBUTES: z

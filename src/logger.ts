@@ -24,11 +24,15 @@ const REDACTED_PATHS = [
   '*.CODEC_AUTH_TOKEN',
 ];
 
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
 /** Creates the process logger. JSON lines on stdout. */
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  // An invalid LOG_LEVEL is reported by the config check; the logger that reports it must still work.
+  const wanted = options.level ?? process.env.LOG_LEVEL ?? 'info';
   return pino({
     name: options.name ?? 'gitbook-sync',
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: LEVELS.has(wanted) ? wanted : 'info',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   });
 }

@@ -17,7 +17,7 @@ import { readSandboxEnv } from './sandbox/main';
 import { exitOnFatal, onShutdownSignal } from './shutdown';
 import { findTemporalCli } from './temporal/cli';
 import { connectClient, connectWorker, resolveTemporalTarget } from './temporal/connection';
-import { startDevServer } from './temporal/dev-server';
+import { assertPortFree, startDevServer } from './temporal/dev-server';
 import { AesGcmPayloadCodec, buildCodecServer, dataConverterFor, parseKeyRing } from './codec';
 import { registerSearchAttributes, shouldSetSearchAttributes } from './temporal/search-attributes';
 import { createSyncWorker } from './worker';
@@ -33,7 +33,14 @@ async function startTemporal(config: AppConfig, logger: Logger, stoppers: Stoppe
 
   const cliPath = await findTemporalCli({ onProgress: (message) => logger.info(message) });
   const codecEndpoint = config.PAYLOAD_ENCRYPTION_KEYS ? `http://${config.CODEC_HOST}:${config.CODEC_PORT}` : undefined;
-  const server = await startDevServer({ cliPath, dataDir: join(config.DATA_DIR, 'temporal'), logger, codecEndpoint });
+  const server = await startDevServer({
+    cliPath,
+    dataDir: join(config.DATA_DIR, 'temporal'),
+    port: config.TEMPORAL_DEV_PORT,
+    uiPort: config.TEMPORAL_DEV_UI_PORT,
+    logger,
+    codecEndpoint,
+  });
   stoppers.push(() => server.stop());
   logger.info({ webUi: server.uiUrl }, 'Temporal Web UI');
   return resolveTemporalTarget({ address: server.address });
@@ -56,6 +63,7 @@ async function startGitBook(config: AppConfig, logger: Logger, stoppers: Stopper
   const seed = saved ?? (await loadSeedFile(settings.SANDBOX_SEED));
   const organizationId = config.GITBOOK_ORG_ID ?? seed.organizationId ?? 'org_sandbox';
   const token = randomBytes(24).toString('hex');
+  if (settings.SANDBOX_PORT !== 0) await assertPortFree(settings.SANDBOX_HOST, settings.SANDBOX_PORT, 'SANDBOX_PORT');
   const sandbox = await startSandbox({ token, organizationId, seed, host: settings.SANDBOX_HOST, port: settings.SANDBOX_PORT });
   const save = async () => {
     const { members, teams, calls } = sandbox.state();
@@ -94,6 +102,8 @@ async function startLocalReceiver(
   if (!config.HOOK_SECRET && !config.HOOK_ALLOW_INSECURE && !deps.sandboxMode) {
     throw new Error('HOOK_SECRET is required when GitBook is real (or set HOOK_ALLOW_INSECURE=true)');
   }
+  const host = process.env.HOOK_HOST ? config.HOOK_HOST : '127.0.0.1';
+  if (config.HOOK_PORT !== 0) await assertPortFree(host, config.HOOK_PORT, 'HOOK_PORT');
   const receiver = await startReceiver({
     client: deps.client,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -101,7 +111,7 @@ async function startLocalReceiver(
     secret: config.HOOK_SECRET,
     allowInsecure: !config.HOOK_SECRET,
     logger: logger.child({ component: 'receiver' }),
-    host: process.env.HOOK_HOST ? config.HOOK_HOST : '127.0.0.1',
+    host,
     port: config.HOOK_PORT,
   });
   logger.info({ url: receiver.url, authenticated: Boolean(config.HOOK_SECRET) }, 'hook receiver started');
@@ -131,7 +141,12 @@ async function readSavedOrganization(path: string) {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'gitbook-sync' });
-  installWorkerRuntime(logger, metricsAddress(config.WORKER_METRICS_ADDRESS, '127.0.0.1:9464'));
+  const metrics = metricsAddress(config.WORKER_METRICS_ADDRESS, '127.0.0.1:9464');
+  if (metrics) {
+    const [host, port] = [metrics.slice(0, metrics.lastIndexOf(':')), Number(metrics.slice(metrics.lastIndexOf(':') + 1))];
+    await assertPortFree(host, port, 'WORKER_METRICS_ADDRESS', 'or off');
+  }
+  installWorkerRuntime(logger, metrics);
   const stoppers: Stopper[] = [];
   const stopAll = async () => {
     for (const stop of stoppers.reverse()) await stop().catch((err) => logger.error({ err }, 'stop failed'));

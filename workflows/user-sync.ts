@@ -180,7 +180,10 @@ class UserSync {
     try {
       return await this.loop();
     } catch (err) {
-      if (isCancellation(err)) log.info('workflow cancelled', { done: this.history.length, pending: this.pending.length });
+      if (isCancellation(err)) {
+        log.info('workflow cancelled', { done: this.history.length, pending: this.pending.length });
+        this.tag({ outcome: 'cancelled' });
+      }
       throw err;
     }
   }

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from '../logger';
@@ -39,6 +40,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const uiPort = options.uiPort ?? 8233;
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
+  // Connecting is how we learn the server is up, so a server already on the port would pass for
+  // ours: refuse to start next to one.
+  await assertPortFree(ip, port, 'TEMPORAL_DEV_PORT', 'or set TEMPORAL_ADDRESS to use that server');
+  await assertPortFree(ip, uiPort, 'TEMPORAL_DEV_UI_PORT');
 
   const args = [
     'server',
@@ -76,6 +81,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return { address, uiUrl: `http://${ip}:${uiPort}`, stop: () => stopChild(child) };
 }
 
+/** Fails, naming the setting to change, when something already listens on `ip:port`. */
+export async function assertPortFree(ip: string, port: number, setting: string, hint = ''): Promise<void> {
+  const server = createServer();
+  try {
+    await new Promise<void>((listening, failed) => {
+      server.once('error', failed);
+      server.listen(port, ip, listening);
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${ip}:${port} is already in use (${code}): set ${setting} to another port${hint ? `, ${hint}` : ''}`);
+  } finally {
+    await new Promise((closed) => server.close(closed));
+  }
+}
+
 async function waitUntilReachable(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -84,6 +105,8 @@ async function waitUntilReachable(address: string, child: ChildProcess, timeoutM
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       await connection.workflowService.getSystemInfo({});
       await connection.close();
+      // Our own child must still be running: an answer from anyone else does not count.
+      if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
