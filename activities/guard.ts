@@ -5,6 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { submitDirectoryEvents } from '../src/submit';
+import type { DirectoryEvent } from '../workflows/events';
 import {
   INVITE_BATCHER_WORKFLOW_ID,
   INVITE_BATCHER_WORKFLOW_TYPE,
@@ -32,6 +34,12 @@ export function createGuardActivities(client: Client) {
         signalArgs: [request],
         staticSummary: 'Removal circuit breaker: pauses mass removals until an operator approves',
       });
+    },
+
+    /** Hands events to their users' workflows (for a large delivery held by `deliveryWorkflow`). */
+    async submitEvents(input: { events: DirectoryEvent[] }): Promise<number> {
+      const submitted = await submitDirectoryEvents(client, Context.current().info.taskQueue, input.events);
+      return submitted.length;
     },
 
     /** Hands an invite to the batcher, starting it when it is not running. */

@@ -6,6 +6,9 @@ import type { Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { directoryEventSignal, userWorkflowId, type UserSyncInput } from '../workflows/api';
 import type { DirectoryEvent } from '../workflows/events';
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { deliveryWorkflow } from '../workflows/delivery';
 import { userSyncWorkflow } from '../workflows/user-sync';
 
 export interface SubmittedEvent {
@@ -53,4 +56,32 @@ export async function submitDirectoryEvents(
     }),
   );
   return perUser.flat();
+}
+
+/** Deliveries larger than this are held by one `deliveryWorkflow` instead of one call per event. */
+export const DIRECT_SUBMIT_LIMIT = 20;
+
+/**
+ * Hands a delivery to Temporal the fastest durable way: a few events go straight to their users'
+ * workflows; a larger batch is held in one call by a `deliveryWorkflow` that fans it out. Its id
+ * comes from the event ids, so a redelivery of the same batch while it runs is recognised.
+ */
+export async function handOffDirectoryEvents(client: Client, taskQueue: string, events: DirectoryEvent[]): Promise<void> {
+  if (events.length <= DIRECT_SUBMIT_LIMIT) {
+    await submitDirectoryEvents(client, taskQueue, events);
+    return;
+  }
+
+  const digest = createHash('sha256');
+  for (const event of events) digest.update(event.id).update('\n');
+  try {
+    await client.workflow.start(deliveryWorkflow, {
+      workflowId: `gitbook-delivery-${digest.digest('hex').slice(0, 32)}`,
+      taskQueue,
+      args: [{ events }],
+      staticSummary: `Directory delivery of ${events.length} events`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
 }

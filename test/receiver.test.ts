@@ -414,6 +414,26 @@ describe('hook receiver', () => {
     expect(logLines.some((line) => line.includes('hook request unauthorized'))).toBe(true);
   });
 
+  it('holds a large batch with one call to Temporal, then every person is onboarded', async () => {
+    const tag = newTag();
+    const events = Array.from({ length: 60 }, (_, i) => ({
+      id: `big-${tag}-${i}`,
+      type: 'user.created',
+      occurredAt: new Date().toISOString(),
+      user: { id: `00ubig${tag}${i}`, email: `big.${tag}.${i}@example.com` },
+    }));
+
+    const started = Date.now();
+    const answer = await send('POST', '/hooks/directory', { body: { events } });
+
+    expect(answer).toMatchObject({ status: 200, body: { received: 60, accepted: 60 } });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await eventually(
+      () => (events.every((e) => memberByEmail(e.user.email)) ? true : undefined),
+      60_000,
+    );
+  });
+
   it('counts deliveries, events by outcome and refusals by reason for Prometheus', async () => {
     await postOkta(okta('user-create-batch-one-invalid', newTag()));
     await postOkta(okta('user-create', newTag()), { authorization: 'wrong' });

@@ -3,3 +3,4 @@ export { userSyncWorkflow } from './user-sync';
 export { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateUserTeamsWorkflow } from './steps';
 export { removalGuardWorkflow } from './removal-guard';
 export { inviteBatcherWorkflow } from './invite-batcher';
+export { deliveryWorkflow } from './delivery';

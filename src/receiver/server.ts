@@ -16,7 +16,7 @@ import Fastify, {
 } from 'fastify';
 import { createLogger, type Logger } from '../logger';
 import type { SyncConfig } from '../mapping';
-import { submitDirectoryEvents } from '../submit';
+import { handOffDirectoryEvents } from '../submit';
 import { isAuthorized } from './auth';
 import { collectBatch, type EventOutcome } from './batch';
 import { directoryEventIdField, mapDirectoryHookEvent, parseDirectoryDelivery } from './directory';
@@ -85,7 +85,7 @@ export interface ReceiverOptions {
   closeGraceMs?: number;
   /** A pino logger, or `false` for none. @default a new `receiver` logger from `createLogger` */
   logger?: Logger | false;
-  /** How events reach Temporal. @default `submitDirectoryEvents(client, taskQueue, events)` */
+  /** How events reach Temporal. @default `handOffDirectoryEvents(client, taskQueue, events)` */
   submit?: SubmitEvents;
 }
 
@@ -141,7 +141,7 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
   );
   const closeGraceMs = positiveInteger('closeGraceMs', options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS);
   const { client, taskQueue, syncConfig } = options;
-  const submit = options.submit ?? ((events) => submitDirectoryEvents(client, taskQueue, events));
+  const submit = options.submit ?? ((events) => handOffDirectoryEvents(client, taskQueue, events));
 
   const logger = options.logger === false ? undefined : (options.logger ?? createLogger({ name: 'receiver' }));
   const app: FastifyInstance = Fastify({
