@@ -76,6 +76,11 @@ export interface ActualState {
   role?: GitBookRole;
   /** GitBook team id -> in or out, for teams this workflow manages for the user. */
   teams: Record<string, 'in' | 'out' | 'unknown'>;
+  /**
+   * Every address an invite was sent for since the last confirmed removal. GitBook knows a person by
+   * the address their invite used, which may not be the directory's newest one.
+   */
+  addresses?: string[];
 }
 
 export type StepKind = 'onboard' | 'set-role' | 'update-teams' | 'offboard';

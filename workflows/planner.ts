@@ -34,6 +34,8 @@ export interface RemovalBreakerSettings {
 }
 
 export interface OnboardInput {
+  /** Other addresses this person may already be a member under (after an uncertain step). */
+  otherEmails?: string[];
   email: string;
   role: GitBookRole;
   sso: boolean;
@@ -52,6 +54,8 @@ export interface OnboardResult {
 export interface OffboardInput {
   gitbookUserId?: string;
   email?: string;
+  /** When membership is uncertain: every address to look the person up by, besides `email`. */
+  otherEmails?: string[];
 }
 
 export interface OffboardResult {
@@ -97,6 +101,13 @@ export interface Plan {
   waitingFor?: string;
 }
 
+/** The other addresses to check, only while membership is uncertain (known state needs no lookups). */
+function otherAddresses(actual: ActualState, email: string | undefined): { otherEmails?: string[] } {
+  if (actual.membership !== 'unknown') return {};
+  const others = (actual.addresses ?? []).filter((address) => address !== email);
+  return others.length > 0 ? { otherEmails: others } : {};
+}
+
 /** Failure keys: a step that failed permanently is not planned again until the directory changes. */
 export const teamFailureKey = (teamId: string) => `team:${teamId}`;
 
@@ -139,7 +150,7 @@ export function planSteps(
           kind: 'offboard',
           key: 'offboard',
           description: `remove ${email ?? actual.gitbookUserId} from the organization`,
-          input: { gitbookUserId: actual.gitbookUserId, email },
+          input: { gitbookUserId: actual.gitbookUserId, email, ...otherAddresses(actual, email) },
         },
       ],
     };
@@ -158,7 +169,14 @@ export function planSteps(
           kind: 'onboard',
           key: 'onboard',
           description: `invite ${email} as ${role}${teamIds.length ? ` and add to ${teamIds.join(', ')}` : ''}`,
-          input: { email, role, sso: mapping.sso, teamIds, ...(mapping.inviteBatching ? { batched: true } : {}) },
+          input: {
+            email,
+            role,
+            sso: mapping.sso,
+            teamIds,
+            ...(mapping.inviteBatching ? { batched: true } : {}),
+            ...otherAddresses(actual, email),
+          },
         },
       ],
     };

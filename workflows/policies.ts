@@ -2,7 +2,7 @@
  * Timeouts and retry policies, named once. GitBook documents its membership calls as idempotent, so
  * every call may be retried; only a permanent answer (4xx other than 429) stops the retries.
  */
-import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 
 /** Error types (the `code` of our GitBook errors) that no retry can fix. */
 export const PERMANENT_GITBOOK_ERROR_TYPES = [
@@ -28,10 +28,15 @@ export const GITBOOK_RETRY_POLICY: RetryPolicy = {
   nonRetryableErrorTypes: PERMANENT_GITBOOK_ERROR_TYPES,
 };
 
-/** One GitBook call, including the client's own request timeout and a little slack. */
+/**
+ * One GitBook call, including the client's own request timeout and a little slack. A cancelled step
+ * ends only once its call in flight has ended: the next plan must not run (say, look the person up
+ * to remove them) while an invite is still on its way to GitBook.
+ */
 export const GITBOOK_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: GITBOOK_RETRY_POLICY,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 
 /** Reading the worker's mapping file: local, fast, retried a few times. */

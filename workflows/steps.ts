@@ -47,7 +47,11 @@ const WITHDRAW_CONFIRMATION_TIMEOUT = '5 minutes';
 
 /** Invites the person, then adds them to their teams. A team that refuses does not undo the invite. */
 export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardResult & { failures: StepFailure[] }> {
-  const { gitbookUserId, created } = input.batched
+  // After an uncertain step the person may be a member already, under an older address: adopt that.
+  const existing = await findFirstMember(input.otherEmails ?? []);
+  const { gitbookUserId, created } = existing
+    ? { gitbookUserId: existing, created: false }
+    : input.batched
     ? await inviteThroughBatcher(input)
     : await gitbook.inviteMember.executeWithOptions(
         { summary: `invite ${input.email} as ${input.role}${input.sso ? ' (SSO)' : ''}` },
@@ -62,16 +66,43 @@ export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardR
 
 /** Removes the person from the organization, finding their GitBook id by email when it is not known. */
 export async function offboardUserWorkflow(input: OffboardInput): Promise<OffboardResult> {
+  if (input.otherEmails?.length) return await offboardEverywhere(input);
+
   const gitbookUserId = input.gitbookUserId ?? (await findMemberId(input.email));
   if (!gitbookUserId) {
     log.info('not a member: nothing to remove');
     return { outcome: 'not-member' };
   }
+  return { outcome: await remove(gitbookUserId), gitbookUserId };
+}
 
+/** When it is not certain under which address the person is a member: remove every match. */
+async function offboardEverywhere(input: OffboardInput): Promise<OffboardResult> {
+  const ids = new Set<string>(input.gitbookUserId ? [input.gitbookUserId] : []);
+  for (const email of [input.email, ...(input.otherEmails ?? [])]) {
+    const found = await findMemberId(email);
+    if (found) ids.add(found);
+  }
+
+  const outcomes: OffboardResult['outcome'][] = [];
+  for (const id of ids) outcomes.push(await remove(id));
+  if (outcomes.includes('pending-approval')) return { outcome: 'pending-approval' };
+  return { outcome: outcomes.includes('removed') ? 'removed' : 'not-member' };
+}
+
+async function remove(gitbookUserId: string): Promise<OffboardResult['outcome']> {
   const { outcome } = await gitbook.removeMember.executeWithOptions({ summary: `remove member ${gitbookUserId}` }, [
     { gitbookUserId },
   ]);
-  return { outcome, gitbookUserId };
+  return outcome;
+}
+
+async function findFirstMember(emails: string[]): Promise<string | undefined> {
+  for (const email of emails) {
+    const found = await findMemberId(email);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Sets the person's organization role. */
@@ -111,7 +142,11 @@ async function inviteThroughBatcher(input: OnboardInput): Promise<{ gitbookUserI
     });
 
     const { workflowId } = workflowInfo();
-    await requestInvite({ requestId, workflowId, email: input.email, role: input.role, sso: input.sso });
+    // Once asked, the batcher may send the invite: the request itself must not be cut short, or a
+    // cancellation could land between the batcher getting it and this step knowing it did.
+    await CancellationScope.nonCancellable(() =>
+      requestInvite({ requestId, workflowId, email: input.email, role: input.role, sso: input.sso }),
+    );
     try {
       await condition(() => outcome !== undefined);
     } catch (err) {

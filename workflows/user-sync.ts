@@ -289,6 +289,7 @@ class UserSync {
     const child = { workflowId, staticSummary: step.description };
     switch (step.kind) {
       case 'onboard': {
+        this.actual.addresses = [...new Set([...(this.actual.addresses ?? []), step.input.email])];
         const result = await executeChild(onboardUserWorkflow, { ...child, args: [step.input] });
         this.actual.membership = 'member';
         this.actual.gitbookUserId = result.gitbookUserId;
@@ -319,6 +320,8 @@ class UserSync {
         }
         this.actual.membership = 'not-member';
         this.actual.role = undefined;
+        this.actual.gitbookUserId = undefined;
+        this.actual.addresses = [];
         for (const teamId of Object.keys(this.actual.teams)) this.actual.teams[teamId] = 'out';
         return;
       }
@@ -346,6 +349,8 @@ class UserSync {
       case 'onboard':
       case 'offboard':
         this.actual.membership = 'unknown';
+        // The id may be of a membership removed earlier: find the person by address instead.
+        if (step.kind === 'onboard') this.actual.gitbookUserId = undefined;
         break;
       case 'set-role':
         this.actual.role = undefined;
