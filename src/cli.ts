@@ -15,7 +15,7 @@ import {
   statusQuery,
   userWorkflowId,
 } from '../workflows/api';
-import { describeIssues, directoryEventSchema, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
+import { describeIssues, directoryEventSchema, directoryUserIdSchema, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
 import { ConfigError, loadConfig } from './config';
 import { submitDirectoryEvents } from './submit';
 import { dataConverterFor } from './codec';
@@ -52,6 +52,11 @@ function buildEvent(fields: Omit<DirectoryEventInput, 'id' | 'occurredAt' | 'sou
     throw new UsageError(`invalid arguments: ${message}`);
   }
   return parsed.data;
+}
+
+function checkUserId(userId: string): void {
+  const parsed = directoryUserIdSchema.safeParse(userId);
+  if (!parsed.success) throw new UsageError(`invalid arguments: user: ${parsed.error.issues[0]?.message}`);
 }
 
 const userOption = () => new Option('-u, --user <id>', 'directory user id (e.g. Okta 00u...)').makeOptionMandatory();
@@ -124,6 +129,7 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
     .description("show a user's sync state: GitBook id, teams, pending steps, last error")
     .addOption(userOption())
     .action(async (options: { user: string }) => {
+      checkUserId(options.user);
       const { client } = await connect();
       const status = await client.workflow.getHandle(userWorkflowId(options.user)).query(statusQuery);
       print(JSON.stringify(status, null, 2));
@@ -135,6 +141,7 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
     .addOption(userOption())
     .option('-r, --reason <text>', 'why, for the record')
     .action(async (options: { user: string; reason?: string }) => {
+      checkUserId(options.user);
       const { client } = await connect();
       const handle = client.workflow.getHandle(userWorkflowId(options.user));
       await handle.signal(cancelSignal, { reason: options.reason ?? 'cancelled from the CLI' });
@@ -182,7 +189,7 @@ export async function main(argv = process.argv): Promise<number> {
       return 2;
     }
     if (err instanceof WorkflowNotFoundError) {
-      console.error(`error: no running workflow for that user (${err.workflowId})`);
+      console.error(`error: no workflow ${err.workflowId} (nothing was sent for it yet, or it has ended)`);
       return 1;
     }
     console.error(`error: ${describeError(err)}`);

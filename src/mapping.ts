@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { setOwnEntry } from '../workflows/state';
 import { GITBOOK_ROLES, describeIssues, gitbookRoleSchema, type DirectoryGroup, type GitBookRole } from '../workflows/events';
 
 export const groupMappingSchema = z.object({
@@ -125,7 +126,7 @@ export function resolveGroupGrants(config: SyncConfig, groups: DirectoryGroup[])
       (best, entry) => (entry.role ? (best ? higherRole(best, entry.role) : entry.role) : best),
       undefined,
     );
-    grants[group.id] = role ? { teamIds, role } : { teamIds };
+    setOwnEntry(grants, group.id, role ? { teamIds, role } : { teamIds });
   }
   return grants;
 }

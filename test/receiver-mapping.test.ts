@@ -125,7 +125,7 @@ describe('mapOktaEvent', () => {
 
     expect(outcome).toMatchObject({
       kind: 'rejected',
-      issues: [{ field: 'data.events.0.target.0.id', reason: 'must be printable ASCII without spaces' }],
+      issues: [{ field: 'data.events.0.target.0.id', reason: 'must be printable ASCII without spaces or "/"' }],
     });
   });
 

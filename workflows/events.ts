@@ -12,13 +12,14 @@ export type GitBookRole = z.infer<typeof gitbookRoleSchema>;
 
 /**
  * A directory user id (Okta `00u...`, an Entra object id, or any stable id). Printable ASCII without
- * spaces, so it can be part of a workflow id and typed on a command line.
+ * spaces, so it can be part of a workflow id and typed on a command line, and without `/`, which
+ * separates a user's workflow id from its steps' (`gitbook-user-<id>/onboard-1`).
  */
 export const directoryUserIdSchema = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+  .regex(/^[\x21-\x2e\x30-\x7e]+$/, 'must be printable ASCII without spaces or "/"');
 
 export const directoryGroupSchema = z.object({
   id: z.string().min(1).max(200),

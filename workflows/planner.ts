@@ -5,6 +5,7 @@
  */
 import type { ActualState, DesiredState, PlannedStep } from './api';
 import { GITBOOK_ROLES, type GitBookRole } from './events';
+import { ownEntry } from './state';
 
 /**
  * What the worker's settings say for this user: what their groups grant (from the mapping file),
@@ -115,7 +116,7 @@ export const teamFailureKey = (teamId: string) => `team:${teamId}`;
 export function desiredRole(desired: DesiredState, mapping: MappingSnapshot): GitBookRole {
   let role: GitBookRole | undefined;
   for (const [groupId, membership] of Object.entries(desired.groups)) {
-    const granted = membership.value ? mapping.grants[groupId]?.role : undefined;
+    const granted = membership.value ? ownEntry(mapping.grants, groupId)?.role : undefined;
     if (granted && (!role || rank(granted) > rank(role))) role = granted;
   }
   return role ?? mapping.defaultRole;
@@ -125,7 +126,7 @@ export function desiredRole(desired: DesiredState, mapping: MappingSnapshot): Gi
 export function desiredTeams(desired: DesiredState, mapping: MappingSnapshot): Set<string> {
   const teams = new Set<string>();
   for (const [groupId, membership] of Object.entries(desired.groups)) {
-    if (membership.value) mapping.grants[groupId]?.teamIds.forEach((teamId) => teams.add(teamId));
+    if (membership.value) ownEntry(mapping.grants, groupId)?.teamIds.forEach((teamId) => teams.add(teamId));
   }
   return teams;
 }
@@ -212,7 +213,7 @@ export function planSteps(
  */
 function teamChanges(desired: DesiredState, actual: ActualState, mapping: MappingSnapshot, wanted: Set<string>) {
   const managed = new Set<string>(Object.keys(actual.teams));
-  for (const groupId of Object.keys(desired.groups)) mapping.grants[groupId]?.teamIds.forEach((t) => managed.add(t));
+  for (const groupId of Object.keys(desired.groups)) ownEntry(mapping.grants, groupId)?.teamIds.forEach((t) => managed.add(t));
 
   const changes: TeamChange[] = [];
   for (const teamId of [...managed].sort()) {

@@ -9,6 +9,19 @@
 import type { DesiredState, Stamped } from './api';
 import { normalizeEmail, type DirectoryEvent } from './events';
 
+/**
+ * A record's own entry: directory group ids are data, and one may well be `constructor` or
+ * `__proto__`, which a plain property read would find on the prototype instead.
+ */
+export function ownEntry<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+/** Sets a record's own entry, even for a key such as `__proto__`. */
+export function setOwnEntry<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export function emptyDesiredState(): DesiredState {
   return { groups: {} };
 }
@@ -50,10 +63,10 @@ export function applyDirectoryEvent(desired: DesiredState, event: DirectoryEvent
     case 'group.member_removed': {
       const group = event.group!;
       const member = event.kind === 'group.member_added';
-      const current = desired.groups[group.id];
+      const current = ownEntry(desired.groups, group.id);
       if (isAtLeastAsNew(current, event.occurredAt)) {
         changed = true;
-        desired.groups[group.id] = { ...stamp(member, event), name: group.name ?? current?.name };
+        setOwnEntry(desired.groups, group.id, { ...stamp(member, event), name: group.name ?? current?.name });
       }
       break;
     }

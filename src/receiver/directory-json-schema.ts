@@ -48,11 +48,11 @@ export const DIRECTORY_HOOK_JSON_SCHEMA = {
           additionalProperties: false,
           properties: {
             id: {
-              description: 'The stable directory user id (never the email): printable ASCII, no spaces.',
+              description: 'The stable directory user id (never the email): printable ASCII, no spaces, no slash.',
               type: 'string',
               minLength: 1,
               maxLength: 200,
-              pattern: '^[!-~]+$',
+              pattern: '^[!-.0-~]+$',
             },
             email: { type: 'string', maxLength: 320, format: 'email', pattern: z.regexes.email.source },
             name: { description: LENGTH_NOTE, type: 'string', minLength: 1, maxLength: 256 },

@@ -7,6 +7,7 @@
 /** The stable codes the receiver answers with in `{ "error": { "code", ... } }`. */
 export const ReceiverErrorCode = {
   unauthorized: 'UNAUTHORIZED',
+  tooManyEvents: 'TOO_MANY_EVENTS',
   missingHeader: 'MISSING_HEADER',
   bodyTooLarge: 'BODY_TOO_LARGE',
   unsupportedContentType: 'UNSUPPORTED_CONTENT_TYPE',

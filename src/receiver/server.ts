@@ -34,6 +34,12 @@ export const RECEIVER_ROUTES = {
   metrics: '/metrics',
 } as const;
 
+/** Events one delivery may carry; a larger one is refused whole (413) before any is read. */
+export const MAX_EVENTS_PER_DELIVERY = 2_000;
+
+/** Ignored or rejected events logged one by one per delivery; the rest are counted. */
+const MAX_EVENT_LOG_LINES = 20;
+
 /** The header of Okta's one-time verification request. */
 export const OKTA_CHALLENGE_HEADER = 'x-okta-verification-challenge';
 
@@ -190,9 +196,10 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
 
   // Only JSON is parsed; any other content type is refused with 415 before the body is read.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (_request, text, done) => {
+  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, parseJson(String(text)));
+      // Bytes that are not UTF-8 would be replaced by U+FFFD and could make two event ids one.
+      done(null, parseJson(decodeUtf8(body as Buffer)));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -230,10 +237,10 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
   ) => {
     const { events, report } = collectBatch(delivery.outcomes, delivery.idField);
     const route = request.routeOptions.url;
-    for (const ignored of report.ignoredEvents) {
+    for (const ignored of report.ignoredEvents.slice(0, MAX_EVENT_LOG_LINES)) {
       request.log.info({ route, index: ignored.index, eventId: ignored.id, reason: ignored.reason }, 'event ignored');
     }
-    for (const rejected of report.rejectedEvents) {
+    for (const rejected of report.rejectedEvents.slice(0, MAX_EVENT_LOG_LINES)) {
       const fields = rejected.issues.map((issue) => issue.field);
       request.log.warn({ route, index: rejected.index, eventId: rejected.id, fields }, 'event rejected');
     }
@@ -299,12 +306,14 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     }
 
     const { deliveryId, events } = parsed.delivery;
+    refuseOversizedDelivery(events.length);
     const outcomes = events.map((raw, index) => mapOktaEvent(raw, index, syncConfig));
     return await deliver(request, reply, { outcomes, idField: oktaEventIdField, deliveryId });
   });
 
   app.post(RECEIVER_ROUTES.directory, { onRequest: authenticate }, async (request, reply) => {
     const delivery = parseDirectoryDelivery(requireBody(request));
+    refuseOversizedDelivery(delivery.events.length);
     const outcomes = delivery.events.map((raw, index) => mapDirectoryHookEvent(raw, index, delivery, syncConfig));
 
     // A lone event that fails validation is the whole body: refuse it. In a batch, the rest goes on.
@@ -332,6 +341,20 @@ export async function startReceiver(options: StartReceiverOptions): Promise<Runn
   const { port: boundPort } = app.server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return { url: `http://${urlHost}:${boundPort}`, app, close: () => app.close() };
+}
+
+function refuseOversizedDelivery(events: number): void {
+  if (events <= MAX_EVENTS_PER_DELIVERY) return;
+  const message = `a delivery may carry at most ${MAX_EVENTS_PER_DELIVERY} events; this one has ${events}: split it`;
+  throw new HookRequestError(413, ReceiverErrorCode.tooManyEvents, message);
+}
+
+function decodeUtf8(body: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new HookRequestError(400, ReceiverErrorCode.malformedJson, 'the body is not valid UTF-8');
+  }
 }
 
 function parseJson(text: string): unknown {
