@@ -90,7 +90,11 @@ describe('gitbook-sync CLI', () => {
 
     expect((await cli('offboard', '--user', '00uCLI1')).code).toBe(0);
     await eventually(() => (memberByEmail('ada.cli@example.com') ? undefined : true));
-    const after = JSON.parse((await cli('status', '--user', '00uCLI1')).stdout);
+    // GitBook has removed her; the workflow records it once the step's result is in.
+    const after = await eventually(async () => {
+      const current = JSON.parse((await cli('status', '--user', '00uCLI1')).stdout);
+      return current.actual.membership === 'not-member' ? current : undefined;
+    });
     expect(after.actual).toMatchObject({ membership: 'not-member', teams: { team_engineering: 'out' } });
   });
 

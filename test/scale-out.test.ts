@@ -8,7 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { createSyncWorker } from '../src/worker';
 import { submitDirectoryEvents } from '../src/submit';
 import type { DirectoryEvent } from '../workflows/events';
-import { TEST_SYNC_CONFIG, event, eventually, startSyncStack, startTestEnvironment, type SyncStack } from './helpers/harness';
+import { TEST_SEED, TEST_SYNC_CONFIG, event, eventually, startSyncStack, startTestEnvironment, type SyncStack } from './helpers/harness';
 
 const LIMIT_PER_SECOND = 4;
 const USERS = 24;
@@ -50,9 +50,9 @@ describe('two workers on one task queue', () => {
     await Promise.all([
       stack.worker.runUntil(async () => {
         await submitDirectoryEvents(env.client, stack.taskQueue, events);
-        await eventually(() => (stack.sandbox.state().members.length >= USERS + 1 ? true : undefined), 60_000);
+        await eventually(() => (stack.sandbox.state().members.length >= TEST_SEED.members!.length + USERS ? true : undefined), 60_000);
       }),
-      second.runUntil(() => eventually(() => (stack.sandbox.state().members.length >= USERS + 1 ? true : undefined), 60_000)),
+      second.runUntil(() => eventually(() => (stack.sandbox.state().members.length >= TEST_SEED.members!.length + USERS ? true : undefined), 60_000)),
     ]);
 
     const times = stack.sandbox
