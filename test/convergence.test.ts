@@ -7,7 +7,8 @@
  * CI runs a few histories; `npm run soak` runs many (`CONVERGENCE_RUNS`, default 200 there). Replay
  * a failure with the seed (and path) that fast-check prints: `CONVERGENCE_SEED=<seed>
  * CONVERGENCE_PATH=<path> npx jest test/convergence.test.ts`. Timing is not part of the seed, so a
- * race the seed exposed may need a few replays; `CONVERGENCE_SHRINK=1` lets fast-check shrink.
+ * race the seed exposed may need a few replays; `CONVERGENCE_SHRINK=1` lets fast-check shrink, and
+ * `CONVERGENCE_INVITE_BATCHING=1` runs the same property with invite batching on.
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,7 +17,7 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { GitBookClient, type InviteUsersInput, type InviteUsersResult } from '../src/gitbook/client';
 import { startReceiver, type RunningReceiver } from '../src/receiver';
-import { startSandbox, type GitBookSandbox } from '../src/sandbox';
+import { startSandbox, type GitBookSandbox, type SandboxCall } from '../src/sandbox';
 import { createSyncWorker } from '../src/worker';
 import { statusQuery, userWorkflowId, type UserSyncStatus } from '../workflows/api';
 import { TEST_ORG, TEST_TOKEN, startTestEnvironment } from './helpers/harness';
@@ -32,12 +33,15 @@ import {
   type DirectoryHistory,
   type HistoryCase,
   type HookRequest,
+  type ModelGroupId,
 } from './helpers/model';
 
 const SEED = Number(process.env.CONVERGENCE_SEED ?? 20_261_204);
-const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 10);
+const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 15);
 const PATH = process.env.CONVERGENCE_PATH || undefined;
 const SHRINK = process.env.CONVERGENCE_SHRINK === '1';
+/** `CONVERGENCE_INVITE_BATCHING=1` sends invites through the invite batcher (off by default, as in the product). */
+const INVITE_BATCHING = process.env.CONVERGENCE_INVITE_BATCHING === '1';
 
 const SECRET = 'convergence-hook-secret-5d1e';
 /** How long the organization must stay unchanged, with no step planned, to count as settled. */
@@ -98,11 +102,16 @@ let receiver: RunningReceiver;
 let runNumber = 0;
 
 beforeAll(async () => {
-  const syncConfig = modelSyncConfig();
+  const syncConfig = modelSyncConfig({ inviteBatching: INVITE_BATCHING });
   const taskQueue = `convergence-${randomUUID()}`;
   env = await startTestEnvironment();
   sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: MODEL_SEED });
-  gitbook = new ObservedGitBookClient({ baseUrl: sandbox.url, token: TEST_TOKEN, organizationId: TEST_ORG, requestTimeoutMs: 5_000 });
+  gitbook = new ObservedGitBookClient({
+    baseUrl: sandbox.url,
+    token: TEST_TOKEN,
+    organizationId: TEST_ORG,
+    requestTimeoutMs: 5_000,
+  });
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   worker = await createSyncWorker({
     connection: env.nativeConnection,
@@ -168,7 +177,7 @@ async function deliverAll(requests: HookRequest[]): Promise<void> {
 
 /**
  * Waits until every user's workflow has applied all of its events and has no step running or
- * planned, and the sandbox has had no request in flight and no new request for {@link QUIET_MS}.
+ * planned, and the sandbox has had no new request for {@link QUIET_MS}.
  */
 async function settle(history: DirectoryHistory): Promise<Map<number, UserSyncStatus>> {
   const users = history.users.filter((user) => user.events > 0);
@@ -182,9 +191,7 @@ async function settle(history: DirectoryHistory): Promise<Map<number, UserSyncSt
     );
     const calls = sandbox.state().calls;
     const idle =
-      statuses.every((status, i) => !status.running && status.pending.length === 0 && status.eventsApplied === users[i]!.events) &&
-      calls.every((call) => call.status !== null) &&
-      calls.length === lastCallCount;
+      statuses.every((status, i) => isIdle(status, users[i]!.events)) && calls.length === lastCallCount;
     lastCallCount = calls.length;
 
     if (!idle) quietSince = undefined;
@@ -192,11 +199,22 @@ async function settle(history: DirectoryHistory): Promise<Map<number, UserSyncSt
     else if (Date.now() - quietSince >= QUIET_MS) return new Map(users.map((user, i) => [user.index, statuses[i]!]));
 
     if (Date.now() > deadline) {
-      const busy = statuses.map((status, i) => ({ user: users[i]!.index, applied: status.eventsApplied, of: users[i]!.events, running: status.running?.description, pending: status.pending.map((step) => step.description), lastError: status.lastError }));
+      const busy = statuses.map((status, i) => ({
+        user: users[i]!.index,
+        applied: `${status.eventsApplied} of ${users[i]!.events}`,
+        running: status.running?.description,
+        pending: status.pending.map((step) => step.description),
+        lastError: status.lastError,
+      }));
       throw new Error(`not settled within ${SETTLE_TIMEOUT_MS} ms: ${JSON.stringify(busy)}`);
     }
     await new Promise((done) => setTimeout(done, 200));
   }
+}
+
+/** Applied every event of its user, and nothing running or planned. */
+function isIdle(status: UserSyncStatus, events: number): boolean {
+  return !status.running && status.pending.length === 0 && status.eventsApplied === events;
 }
 
 /** What each workflow says the directory wants must be the model's final state. */
@@ -204,12 +222,20 @@ function checkDesiredState(history: DirectoryHistory, statuses: Map<number, User
   const problems: string[] = [];
   for (const [index, status] of statuses) {
     const user = history.users[index]!;
-    if (status.desired.active?.value !== user.active) problems.push(`u${index}: the workflow wants active=${status.desired.active?.value}, the directory says ${user.active}`);
-    if (status.desired.email?.value !== user.email) problems.push(`u${index}: the workflow keeps ${status.desired.email?.value} for lookups, the latest address is ${user.email}`);
-    for (const [groupId, membership] of Object.entries(status.desired.groups)) {
-      if (membership.value !== user.groups.has(groupId as never)) problems.push(`u${index}: the workflow has ${groupId}=${membership.value}`);
+    const { active, email, groups } = status.desired;
+    if (active?.value !== user.active) {
+      problems.push(`u${index}: the workflow wants active=${active?.value}, the directory says ${user.active}`);
     }
-    if (status.eventsIgnored > 0) problems.push(`u${index}: ${status.eventsIgnored} events ignored: ${status.lastError?.message}`);
+    if (email?.value !== user.email) {
+      problems.push(`u${index}: the workflow keeps ${email?.value} for lookups, the latest address is ${user.email}`);
+    }
+    for (const [groupId, membership] of Object.entries(groups)) {
+      const wanted = user.groups.has(groupId as ModelGroupId);
+      if (membership.value !== wanted) problems.push(`u${index}: the workflow has ${groupId}=${membership.value}`);
+    }
+    if (status.eventsIgnored > 0) {
+      problems.push(`u${index}: ${status.eventsIgnored} events ignored: ${status.lastError?.message}`);
+    }
   }
   return problems;
 }
@@ -218,7 +244,28 @@ function checkDesiredState(history: DirectoryHistory, statuses: Map<number, User
 function checkEffectiveInvites(history: DirectoryHistory): string[] {
   return history.users.flatMap((user) => {
     const effective = user.emails.reduce((sum, email) => sum + (gitbook.effectiveInvites.get(email) ?? 0), 0);
-    return effective > user.activations ? [`u${user.index}: ${effective} people added for ${user.activations} activations`] : [];
+    if (effective <= user.activations) return [];
+    return [`u${user.index}: ${effective} people added for ${user.activations} activations`];
+  });
+}
+
+/** One line per membership-changing GitBook call, for failure messages. */
+function describeCalls(calls: SandboxCall[]): string[] {
+  return calls
+    .filter((call) => call.method !== 'GET')
+    .map((call) => {
+      const at = new Date(call.receivedAtMs).toISOString().slice(11, 23);
+      const path = call.path.replace(/^.*\/orgs\/[^/]+/, '');
+      const body = call.body === undefined ? '' : JSON.stringify(call.body);
+      return `  ${at} ${call.method} ${path} ${call.status} ${body}`;
+    });
+}
+
+/** Each user's step trail and what their workflow believes of GitBook, for failure messages. */
+function describeSteps(statuses: Map<number, UserSyncStatus>): string[] {
+  return [...statuses].map(([index, status]) => {
+    const steps = status.history.map((step) => `${step.kind}:${step.outcome}${step.detail ? ` (${step.detail})` : ''}`);
+    return `  u${index}: ${steps.join(' -> ') || 'no step'}; believes ${JSON.stringify(status.actual)}`;
   });
 }
 
@@ -254,12 +301,17 @@ async function runCase(testCase: HistoryCase): Promise<void> {
   totals.problems += problems.length;
 
   if (problems.length > 0) {
-    const order = requests.map((hook) => `  lane ${hook.lane} +${hook.pauseMs}ms ${hook.path} [${hook.eventIds.map((id) => id.split('-').pop()).join(' ')}]`);
+    const order = requests.map((hook) => {
+      const events = hook.eventIds.map((id) => id.split('-').pop()).join(' ');
+      return `  lane ${hook.lane} +${hook.pauseMs}ms ${hook.path} [${events}]`;
+    });
     throw new Error(
       `GitBook does not match the directory (run tag ${tag}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
         `history:\n${history.describe()}\ndeliveries:\n${order.join('\n')}\n` +
         `members: ${JSON.stringify(snapshot.members.map((m) => ({ id: m.id, email: m.email, role: m.role })))}\n` +
-        `teams: ${JSON.stringify(snapshot.teams)}`,
+        `teams: ${JSON.stringify(snapshot.teams)}\n` +
+        `GitBook calls:\n${describeCalls(snapshot.calls).join('\n')}\n` +
+        `workflow steps:\n${describeSteps(statuses).join('\n')}`,
     );
   }
 }
@@ -268,7 +320,8 @@ describe('convergence', () => {
   it(
     `leaves GitBook as the directory model says after ${RUNS} random histories (seed ${SEED})`,
     async () => {
-      console.log(`convergence: seed ${SEED}, ${RUNS} runs${PATH ? `, path ${PATH}` : ''}`);
+      const options = [`seed ${SEED}`, `${RUNS} runs`, PATH && `path ${PATH}`, INVITE_BATCHING && 'invite batching'];
+      console.log(`convergence: ${options.filter(Boolean).join(', ')}`);
       await fc.assert(fc.asyncProperty(historyCaseArbitrary(), runCase), {
         seed: SEED,
         numRuns: RUNS,

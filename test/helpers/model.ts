@@ -32,13 +32,15 @@ export const MODEL_OWNER_EMAIL = 'owner@example.com';
 /**
  * The mapping the workflows run with. The removal breaker is off (these tests count removals
  * themselves), and offboarded workflows stay open for an hour so a late redelivery is recognised.
+ * `inviteBatching` sends invites through the organization's invite batcher.
  */
-export function modelSyncConfig(): SyncConfig {
+export function modelSyncConfig(options: { inviteBatching?: boolean } = {}): SyncConfig {
   return parseSyncConfig({
     defaultRole: MODEL_DEFAULT_ROLE,
     sso: false,
     retainAfterOffboardHours: 1,
     removalBreaker: { enabled: false },
+    ...(options.inviteBatching ? { inviteBatching: { enabled: true, maxWaitMs: 200 } } : {}),
     groups: MODEL_GROUPS.map((group) => ({
       group: group.id,
       teams: [...group.teams],
@@ -163,7 +165,8 @@ export class DirectoryHistory {
     const user = this.#user(userIndex);
     if (!user.created) return [{ kind: 'create' }];
 
-    const allowed: Array<{ kind: OpKind; group?: ModelGroupId }> = [{ kind: user.active ? 'deactivate' : 'reactivate' }];
+    const lifecycle: OpKind = user.active ? 'deactivate' : 'reactivate';
+    const allowed: Array<{ kind: OpKind; group?: ModelGroupId }> = [{ kind: lifecycle }];
     for (const { id } of MODEL_GROUPS) allowed.push({ kind: user.groups.has(id) ? 'leave' : 'join', group: id });
     allowed.push({ kind: 'update-email' });
     return allowed;
@@ -249,7 +252,10 @@ export class DirectoryHistory {
   /** One line per change, for failure messages. */
   describe(): string {
     return this.ops
-      .map((op) => `  #${op.seq} ${op.at} u${op.user} ${op.kind}${op.group ? ` ${op.group}` : ''} <${op.spelling}> via ${op.route} ${op.eventType}`)
+      .map((op) => {
+        const change = `${op.kind}${op.group ? ` ${op.group}` : ''}`;
+        return `  #${op.seq} ${op.at} u${op.user} ${change} <${op.spelling}> via ${op.route} ${op.eventType}`;
+      })
       .join('\n');
   }
 
@@ -279,7 +285,9 @@ export function expectedRole(user: ModelUser): GitBookRole {
 
 /** The teams the directory's groups put a user in. */
 export function expectedTeams(user: ModelUser): string[] {
-  return MODEL_TEAMS.filter((team) => MODEL_GROUPS.some((group) => user.groups.has(group.id) && (group.teams as readonly string[]).includes(team)));
+  const granted = new Set<string>();
+  for (const group of MODEL_GROUPS) if (user.groups.has(group.id)) group.teams.forEach((team) => granted.add(team));
+  return MODEL_TEAMS.filter((team) => granted.has(team));
 }
 
 const lower = (email: string) => email.trim().toLowerCase();
@@ -296,14 +304,19 @@ const lower = (email: string) => email.trim().toLowerCase();
  * deliveries, so the model accepts any address the user had (all are unique to the user). A user
  * whose address never changed must have exactly that address.
  */
-export function checkOrganization(history: DirectoryHistory, snapshot: Pick<SandboxSnapshot, 'members' | 'teams'>): string[] {
+export function checkOrganization(
+  history: DirectoryHistory,
+  snapshot: Pick<SandboxSnapshot, 'members' | 'teams'>,
+): string[] {
   const problems: string[] = [];
   const owners = new Map<string, ModelUser>();
   for (const user of history.users) for (const email of user.emails) owners.set(email, user);
 
   for (const member of snapshot.members) {
     if (lower(member.email) === MODEL_OWNER_EMAIL) continue;
-    if (!owners.has(lower(member.email))) problems.push(`member ${member.email} (${member.id}) belongs to no user of the history`);
+    if (!owners.has(lower(member.email))) {
+      problems.push(`member ${member.email} (${member.id}) belongs to no user of the history`);
+    }
   }
 
   for (const user of history.users) {
@@ -314,7 +327,8 @@ export function checkOrganization(history: DirectoryHistory, snapshot: Pick<Sand
       continue;
     }
     if (members.length !== 1) {
-      problems.push(`${label} is ${members.length} members: ${members.map((m) => `${m.email} (${m.id})`).join(', ') || 'none'}`);
+      const found = members.map((m) => `${m.email} (${m.id})`).join(', ') || 'none';
+      problems.push(`${label} is ${members.length} members: ${found}`);
       continue;
     }
 
@@ -351,7 +365,7 @@ export function removedId(call: SandboxCall): string {
 }
 
 /**
- * Counts invite and removal requests per user. `idsOf` maps each GitBook user id the sync was
+ * Counts invite and removal requests per user. `emailOfId` maps each GitBook user id the sync was
  * given to its address (from the invite answers), so removals can be attributed.
  */
 export function countCalls(
@@ -432,7 +446,13 @@ export interface DeliveryPlan {
 
 /** Delivers every change once, in order, one request per change. */
 export function inOrder(history: DirectoryHistory): DeliveryPlan {
-  return { lateness: history.ops.map(() => 0), redeliveries: history.ops.map(() => []), batchSizes: [1], pausesMs: [0], lanes: 1 };
+  return {
+    lateness: history.ops.map(() => 0),
+    redeliveries: history.ops.map(() => []),
+    batchSizes: [1],
+    pausesMs: [0],
+    lanes: 1,
+  };
 }
 
 /**
@@ -440,7 +460,11 @@ export function inOrder(history: DirectoryHistory): DeliveryPlan {
  * moved later by its lateness, then cut into batches; a batch is one Okta delivery for the Okta
  * events and one generic request for the others.
  */
-export function planRequests(history: DirectoryHistory, plan: DeliveryPlan, ops: DirectoryOp[] = history.ops): HookRequest[] {
+export function planRequests(
+  history: DirectoryHistory,
+  plan: DeliveryPlan,
+  ops: DirectoryOp[] = history.ops,
+): HookRequest[] {
   const copies: Array<{ op: DirectoryOp; slot: number; order: number }> = [];
   ops.forEach((op, index) => {
     const first = index + (plan.lateness[index] ?? 0);
@@ -459,11 +483,18 @@ export function planRequests(history: DirectoryHistory, plan: DeliveryPlan, ops:
     const okta = chunk.filter((op) => op.route === 'okta');
     const generic = chunk.filter((op) => op.route === 'directory');
     const bodies: Array<Pick<HookRequest, 'path' | 'body' | 'eventIds'>> = [];
-    if (okta.length > 0) bodies.push({ path: '/hooks/okta', body: oktaDelivery(history, okta, `${history.tag}-d${batch}`), eventIds: okta.map((op) => op.id) });
-    if (generic.length > 0) bodies.push({ path: '/hooks/directory', body: directoryDelivery(history, generic), eventIds: generic.map((op) => op.id) });
+    if (okta.length > 0) {
+      const body = oktaDelivery(history, okta, `${history.tag}-d${batch}`);
+      bodies.push({ path: '/hooks/okta', body, eventIds: okta.map((op) => op.id) });
+    }
+    if (generic.length > 0) {
+      const body = directoryDelivery(history, generic);
+      bodies.push({ path: '/hooks/directory', body, eventIds: generic.map((op) => op.id) });
+    }
     for (const body of bodies) {
       const index = requests.length;
-      requests.push({ ...body, lane: index % Math.max(1, plan.lanes), pauseMs: plan.pausesMs[index % plan.pausesMs.length] ?? 0 });
+      const pauseMs = plan.pausesMs[index % plan.pausesMs.length] ?? 0;
+      requests.push({ ...body, lane: index % Math.max(1, plan.lanes), pauseMs });
     }
   }
   return requests;
@@ -541,6 +572,7 @@ export interface HistoryCase {
 export interface HistoryCaseOptions {
   minUsers?: number;
   maxUsers?: number;
+  minChanges?: number;
   maxChanges?: number;
   /** How many slots late a delivery may come. */
   window?: number;
@@ -551,7 +583,7 @@ export interface HistoryCaseOptions {
  * every shrunk) case is a history the directory could really produce.
  */
 export function historyCaseArbitrary(options: HistoryCaseOptions = {}): fc.Arbitrary<HistoryCase> {
-  const { minUsers = 3, maxUsers = 5, maxChanges = 28, window = 5 } = options;
+  const { minUsers = 3, maxUsers = 5, minChanges = 12, maxChanges = 36, window = 5 } = options;
   const change = fc.record({
     user: fc.nat({ max: maxUsers - 1 }),
     choice: fc.nat({ max: 20 }),
@@ -565,7 +597,7 @@ export function historyCaseArbitrary(options: HistoryCaseOptions = {}): fc.Arbit
   });
   return fc.record({
     users: fc.integer({ min: minUsers, max: maxUsers }),
-    changes: fc.array(change, { minLength: 6, maxLength: maxChanges }),
+    changes: fc.array(change, { minLength: minChanges, maxLength: maxChanges }),
     batchSizes: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 }),
     pausesMs: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 150 })), { minLength: 1, maxLength: 8 }),
     lanes: fc.integer({ min: 1, max: 3 }),
@@ -581,14 +613,22 @@ export function buildCase(testCase: HistoryCase, tag: string): { history: Direct
   const redeliveries: number[][] = [];
   for (const change of testCase.changes) {
     const user = change.user % testCase.users;
+    // Lifecycle changes (listed first) count twice, so activation periods come and go often.
     const allowed = history.allowed(user);
-    const pick = allowed[change.choice % allowed.length]!;
+    const weighted = [allowed[0]!, ...allowed];
+    const pick = weighted[change.choice % weighted.length]!;
     history.apply(user, pick.kind, pick.group, change.style);
     lateness.push(change.lateness);
     redeliveries.push(change.redeliveries);
   }
   return {
     history,
-    plan: { lateness, redeliveries, batchSizes: testCase.batchSizes, pausesMs: testCase.pausesMs, lanes: testCase.lanes },
+    plan: {
+      lateness,
+      redeliveries,
+      batchSizes: testCase.batchSizes,
+      pausesMs: testCase.pausesMs,
+      lanes: testCase.lanes,
+    },
   };
 }
