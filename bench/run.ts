@@ -1,0 +1,149 @@
+/**
+ * `npm run bench`: starts a Temporal dev server, the GitBook sandbox with a rate limit, the worker
+ * and the hook receiver (all local, on free ports, data in a temporary folder), runs the scenarios,
+ * prints the report and writes it to `BENCHMARKS.md`. Everything it started is stopped and removed
+ * at the end, also on failure and on Ctrl-C.
+ */
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolve } from 'node:path';
+import { createLogger, type Logger } from '../src/logger';
+import { describeMachine, describeSource, machineBusySeconds, renderReport, type BenchResults } from './report';
+import {
+  measureBurst,
+  measureLatency,
+  measureLoad,
+  measureMemory,
+  measureNaive,
+  measureReorg,
+  MEMORY_WORKER,
+  type ScenarioContext,
+} from './scenarios';
+import { readBenchSettings, type BenchPhase, type BenchSettings } from './settings';
+import { Cleanup, logTail, startStack } from './stack';
+import { formatMs, round } from './stats';
+
+/**
+ * What each scenario runs. The naive baseline runs beside the burst when both are chosen: it waits
+ * on the rate limit of its own sandbox, not on the CPU, and this keeps a default run short.
+ */
+const SCENARIOS: Record<BenchPhase, (context: ScenarioContext, results: BenchResults) => Promise<void>> = {
+  latency: async (context, results) => void (results.latency = await measureLatency(context)),
+  burst: async (context, results) => {
+    const naive = context.settings.phases.includes('naive') ? measureNaive(context) : undefined;
+    // Awaited below; this only keeps a failure of the baseline from going unhandled if the burst fails first.
+    naive?.catch(() => undefined);
+    results.burst = await measureBurst(context);
+    if (naive) results.naive = await naive;
+  },
+  naive: async (context, results) => {
+    if (!context.settings.phases.includes('burst')) results.naive = await measureNaive(context);
+  },
+  reorg: async (context, results) => void (results.reorg = await measureReorg(context)),
+  memory: async (context, results) => void (results.memory = await measureMemory(context)),
+  load: async (context, results) => void (results.load = await measureLoad(context)),
+};
+
+function settingsLines(settings: BenchSettings): string {
+  return [
+    'benchmark settings:',
+    `  GitBook sandbox rate limit   ${settings.rateLimit.limit} per ${settings.rateLimit.windowMs} ms (${settings.gitbookCallsPerSecond} calls/s)`,
+    `  worker task-queue limit      ${settings.workerCallsPerSecond} activities/s`,
+    `  burst                        ${settings.burstSize} onboardings, ${settings.eventsPerDelivery} events per delivery, ${settings.deliveryConcurrency} deliveries in flight`,
+    `  reorganization               ${settings.reorgSize} people`,
+    `  receiver load                ${settings.load.deliveriesPerSecond} deliveries/s for ${settings.load.durationSeconds} s, 1-${settings.load.maxEventsPerDelivery} events each`,
+    `  latency                      ${settings.latency.count} onboardings, ${settings.latency.gapMs} ms apart`,
+    `  memory                       ${settings.memory.pendingWorkflows} pending workflows within ${formatMs(settings.memory.budgetMs)}`,
+    `  naive baseline               ${settings.naiveConcurrency} calls in flight`,
+    `  scenarios                    ${settings.phases.join(', ')}`,
+    `  report                       ${resolve(settings.outFile)}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Waits, at most `maxMs`, until the 1-minute load average is below the core count: other work on
+ * a small machine skews every figure. Returns the load when it stopped waiting.
+ */
+async function waitForQuiet(maxMs: number, logger: Logger): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  const cores = cpus().length;
+  let load = loadavg()[0] ?? 0;
+  while (load >= cores && Date.now() < deadline) {
+    logger.info({ load: round(load), cores }, 'waiting for the machine to be quieter');
+    await sleep(10_000);
+    load = loadavg()[0] ?? 0;
+  }
+  return load;
+}
+
+async function main(): Promise<number> {
+  const settings = readBenchSettings();
+  const logger = createLogger({ name: 'bench', level: process.env.LOG_LEVEL ?? 'info' });
+  if (settings.waitForQuietMs > 0) await waitForQuiet(settings.waitForQuietMs, logger);
+  const machine = describeMachine();
+  const startedAt = new Date();
+  const busyAtStart = await machineBusySeconds();
+  Object.assign(machine, await describeSource(resolve(__dirname, '../..')));
+  const cleanup = new Cleanup(logger);
+  process.stdout.write(settingsLines(settings));
+
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    logger.warn({ signal }, 'interrupted: stopping everything the benchmark started');
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+
+  const results: BenchResults = { failures: {} };
+  try {
+    const stack = await startStack(settings, logger, cleanup);
+    const context: ScenarioContext = { settings, stack, logger };
+    for (const phase of settings.phases) {
+      const phaseStartedMs = Date.now();
+      logger.info({ scenario: phase }, 'scenario started');
+      try {
+        await SCENARIOS[phase](context, results);
+      } catch (err) {
+        // A scenario that did not finish leaves work behind that would skew the next: stop here.
+        results.failures[phase] = (err as Error).message;
+        logger.error({ err, scenario: phase }, 'scenario failed; the report is partial');
+        logger.error({ worker: await logTail(stack.worker.logFile, 5), receiver: await logTail(stack.receiver.logFile, 5) }, 'last log lines');
+        break;
+      }
+      logger.info({ scenario: phase, took: formatMs(Date.now() - phaseStartedMs) }, 'scenario done');
+    }
+
+    await stack.sampler.sample();
+    for (const name of ['worker', 'receiver', MEMORY_WORKER]) {
+      const peak = stack.sampler.latest(name)?.peakRssBytes;
+      if (peak !== undefined) (results.peakRssBytes ??= {})[name] = peak;
+    }
+    machine.ourCpuSeconds = stack.sampler.names.reduce((sum, name) => sum + (stack.sampler.latest(name)?.cpuSeconds ?? 0), 0);
+    const busyAtEnd = await machineBusySeconds();
+    if (busyAtStart !== undefined && busyAtEnd !== undefined) machine.machineCpuSeconds = busyAtEnd - busyAtStart;
+  } finally {
+    machine.loadAtEnd = round(loadavg()[0] ?? NaN);
+    const report = renderReport({ settings, results, machine, startedAt, runMs: Date.now() - startedAt.getTime() });
+    if (!interrupted) {
+      await cleanup.run();
+      process.stdout.write(`\n${report}\n`);
+      // A run that measured nothing leaves the last real report in place.
+      const measured = Object.keys(results).some((key) => key !== 'failures' && key !== 'peakRssBytes');
+      if (measured) await writeFile(resolve(settings.outFile), `${report}\n`);
+      logger.info({ file: measured ? resolve(settings.outFile) : null, runTime: formatMs(Date.now() - startedAt.getTime()) }, 'benchmark finished');
+    }
+  }
+  return Object.keys(results.failures).length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    createLogger({ name: 'bench' }).fatal({ err }, 'benchmark failed');
+    process.exit(1);
+  },
+);

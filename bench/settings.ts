@@ -1,0 +1,118 @@
+/**
+ * The benchmark's settings, read once from `BENCH_*` environment variables. The defaults make a
+ * full run take well under ten minutes on a 2-core machine.
+ */
+import { z } from 'zod';
+import { describeIssues } from '../workflows/events';
+
+/** Every scenario the benchmark knows, in the order they run. */
+export const BENCH_PHASES = ['latency', 'burst', 'naive', 'reorg', 'load', 'memory'] as const;
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
+const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const phaseList = z
+  .string()
+  .default(BENCH_PHASES.join(','))
+  .transform((text) => text.split(',').map((name) => name.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(BENCH_PHASES)).min(1));
+
+const benchEnvSchema = z.object({
+  /** Onboardings in the burst. */
+  BENCH_N: count(1_000),
+  /** Events per Okta delivery in the burst, the reorganization and the memory scenario. */
+  BENCH_BATCH: z.coerce.number().int().min(1).max(1_000).default(100),
+  /** Deliveries in flight at once when a scenario sends many. */
+  BENCH_DELIVERY_CONCURRENCY: count(1),
+  /** People moved from one team to another in the reorganization (taken from the burst's people). */
+  BENCH_REORG: count(500),
+  /** The sandbox's rate limit: requests per window. */
+  BENCH_RATE_LIMIT: count(25),
+  BENCH_RATE_WINDOW_MS: count(1_000),
+  /** The worker's task-queue activity rate limit. @default one call per second under the sandbox's rate */
+  BENCH_WORKER_RATE: z.coerce.number().positive().optional(),
+  /** The receiver load: deliveries per second, for how long, and the most events per delivery. */
+  BENCH_LOAD_RPS: count(200),
+  BENCH_LOAD_SECONDS: count(15),
+  BENCH_LOAD_MAX_EVENTS: z.coerce.number().int().min(1).max(100).default(5),
+  /** End-to-end latency: single onboardings, this far apart. */
+  BENCH_LATENCY_COUNT: count(30),
+  BENCH_LATENCY_GAP_MS: count(200),
+  /** Pending workflows for the worker-memory scenario, and the time it may take. */
+  BENCH_MEMORY_N: count(10_000),
+  BENCH_MEMORY_BUDGET_S: count(180),
+  /** Calls in flight at once in the naive baseline. */
+  BENCH_NAIVE_CONCURRENCY: count(10),
+  /** The longest a scenario may wait for GitBook to catch up before the run fails. */
+  BENCH_PHASE_TIMEOUT_S: count(420),
+  /** Which scenarios run (comma-separated). A partial run writes its report to BENCH_OUT all the same. */
+  BENCH_PHASES: phaseList,
+  /** Where the report is written, relative to the working directory. */
+  BENCH_OUT: z.string().min(1).default('BENCHMARKS.md'),
+  /** Wait up to this long, before starting, for the machine's 1-minute load to drop below its core count. */
+  BENCH_WAIT_FOR_QUIET_S: z.coerce.number().int().min(0).default(0),
+  /** The worker's and receiver's log level (their logs stay in the run's temporary folder). */
+  BENCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info'),
+});
+
+/** The settings, with units in their names. */
+export interface BenchSettings {
+  burstSize: number;
+  eventsPerDelivery: number;
+  deliveryConcurrency: number;
+  reorgSize: number;
+  rateLimit: { limit: number; windowMs: number };
+  /** The sandbox's limit as calls per second. */
+  gitbookCallsPerSecond: number;
+  workerCallsPerSecond: number;
+  load: { deliveriesPerSecond: number; durationSeconds: number; maxEventsPerDelivery: number };
+  latency: { count: number; gapMs: number };
+  memory: { pendingWorkflows: number; budgetMs: number };
+  naiveConcurrency: number;
+  phaseTimeoutMs: number;
+  phases: BenchPhase[];
+  outFile: string;
+  logLevel: string;
+  waitForQuietMs: number;
+}
+
+/** Parses the settings; throws naming each invalid variable. */
+export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const parsed = benchEnvSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid benchmark settings: ${describeIssues(parsed.error)}`);
+  const values = parsed.data;
+
+  const gitbookCallsPerSecond = (values.BENCH_RATE_LIMIT * 1_000) / values.BENCH_RATE_WINDOW_MS;
+  // "Just under" the sandbox's limit, so a known limit should never be hit.
+  const workerCallsPerSecond = values.BENCH_WORKER_RATE ?? Math.max(gitbookCallsPerSecond - 1, gitbookCallsPerSecond * 0.9);
+  const phases = BENCH_PHASES.filter((phase) => values.BENCH_PHASES.includes(phase));
+  if (phases.includes('reorg') && !phases.includes('burst')) {
+    throw new Error("invalid benchmark settings: BENCH_PHASES: reorg moves the burst's people, so it needs burst");
+  }
+  if (phases.includes('reorg') && values.BENCH_REORG > values.BENCH_N) {
+    throw new Error(`invalid benchmark settings: BENCH_REORG (${values.BENCH_REORG}) must not exceed BENCH_N (${values.BENCH_N})`);
+  }
+
+  return {
+    burstSize: values.BENCH_N,
+    eventsPerDelivery: values.BENCH_BATCH,
+    deliveryConcurrency: values.BENCH_DELIVERY_CONCURRENCY,
+    reorgSize: values.BENCH_REORG,
+    rateLimit: { limit: values.BENCH_RATE_LIMIT, windowMs: values.BENCH_RATE_WINDOW_MS },
+    gitbookCallsPerSecond,
+    workerCallsPerSecond,
+    load: {
+      deliveriesPerSecond: values.BENCH_LOAD_RPS,
+      durationSeconds: values.BENCH_LOAD_SECONDS,
+      maxEventsPerDelivery: values.BENCH_LOAD_MAX_EVENTS,
+    },
+    latency: { count: values.BENCH_LATENCY_COUNT, gapMs: values.BENCH_LATENCY_GAP_MS },
+    memory: { pendingWorkflows: values.BENCH_MEMORY_N, budgetMs: values.BENCH_MEMORY_BUDGET_S * 1_000 },
+    naiveConcurrency: values.BENCH_NAIVE_CONCURRENCY,
+    phaseTimeoutMs: values.BENCH_PHASE_TIMEOUT_S * 1_000,
+    phases,
+    outFile: values.BENCH_OUT,
+    logLevel: values.BENCH_LOG_LEVEL,
+    waitForQuietMs: values.BENCH_WAIT_FOR_QUIET_S * 1_000,
+  };
+}
