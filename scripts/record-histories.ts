@@ -366,7 +366,10 @@ async function writeHistories(client: Client): Promise<string[]> {
     const name = historyFileName(workflowId, run);
     const { events } = historyToJson(history) as { events: unknown[] };
     // One event per line: compact, and a re-recording diffs event by event.
-    const lines = events.map((historyEvent) => JSON.stringify(historyEvent)).join(',\n');
+    // Stack traces name files on the recording machine: keep only paths relative to the project.
+    const lines = events
+      .map((historyEvent) => JSON.stringify(historyEvent).split(`${ROOT}/`).join(''))
+      .join(',\n');
     await writeFile(join(HISTORIES_DIR, name), `{"events": [\n${lines}\n]}\n`);
     written.push(name);
   }

@@ -41,7 +41,7 @@ import {
 import { validateRequestBody, validateResponseBody } from '../src/gitbook/openapi';
 import { startSandbox, type GitBookSandbox, type SandboxSeed } from '../src/sandbox';
 
-const TOKEN = 'gb_api_S3cr3tT0kenThatMustNeverLeak';
+const TOKEN = 'sandbox-S3cr3tT0kenThatMustNeverLeak';
 const ORG = 'org_1';
 
 interface RecordedRequest {
