@@ -46,10 +46,23 @@ export interface CallSummary {
   rateLimitedAtSteadyState: number;
   /** How many distinct wall-clock seconds had at least one 429. */
   secondsWith429: number;
+  /** The most calls that arrived within any 1 s span (429s included). */
+  busiestSecondCalls: number;
 }
 
 /** Calls in the first 5 s of a scenario are its ramp-up; after that it is at steady state. */
 export const STEADY_STATE_AFTER_MS = 5_000;
+
+/** The most instants within any span of 1 s. */
+function busiestSecond(instantsMs: number[]): number {
+  const sorted = [...instantsMs].sort((a, b) => a - b);
+  let most = 0;
+  for (let end = 0, start = 0; end < sorted.length; end++) {
+    while ((sorted[end] as number) - (sorted[start] as number) >= 1_000) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
 
 export function summarizeCalls(calls: readonly SandboxCall[]): CallSummary {
   const summary: CallSummary = {
@@ -60,6 +73,7 @@ export function summarizeCalls(calls: readonly SandboxCall[]): CallSummary {
     byOperation: {},
     rateLimitedAtSteadyState: 0,
     secondsWith429: 0,
+    busiestSecondCalls: busiestSecond(calls.map((call) => call.receivedAtMs)),
   };
   const seconds429 = new Set<number>();
   const steadyFromMs = Math.min(...calls.map((call) => call.receivedAtMs)) + STEADY_STATE_AFTER_MS;

@@ -53,7 +53,8 @@ export class HookSender {
       const text = await response.body.text();
       const ackMs = performance.now() - startedMs;
       const retryAfter = Number(response.headers['retry-after']);
-      const accepted = response.statusCode === 200 ? Number((JSON.parse(text) as { accepted?: number }).accepted ?? 0) : 0;
+      const report = response.statusCode === 200 ? (JSON.parse(text) as { accepted?: number }) : undefined;
+      const accepted = Number(report?.accepted ?? 0);
       return {
         status: response.statusCode,
         ackMs,

@@ -75,9 +75,9 @@ export async function runNaiveSync(options: {
 
   const syncPerson = async (person: NaivePerson) => {
     if (!(await call('POST', '/invites', { emails: [person.email], role: 'read', sso: false }))) run.failures++;
-    if (person.teamId && !(await call('PUT', `/teams/${encodeURIComponent(person.teamId)}/members`, { add: [person.email] }))) {
-      run.failures++;
-    }
+    if (!person.teamId) return;
+    const teamPath = `/teams/${encodeURIComponent(person.teamId)}/members`;
+    if (!(await call('PUT', teamPath, { add: [person.email] }))) run.failures++;
   };
 
   let next = 0;

@@ -9,7 +9,9 @@ import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolve } from 'node:path';
 import { createLogger, type Logger } from '../src/logger';
-import { describeMachine, describeSource, machineBusySeconds, renderReport, type BenchResults } from './report';
+import { currentLoad, describeMachine, describeSource, machineBusySeconds } from './machine';
+import { renderReport } from './report';
+import type { BenchResults } from './results';
 import {
   measureBurst,
   measureLatency,
@@ -46,20 +48,23 @@ const SCENARIOS: Record<BenchPhase, (context: ScenarioContext, results: BenchRes
 };
 
 function settingsLines(settings: BenchSettings): string {
-  return [
-    'benchmark settings:',
-    `  GitBook sandbox rate limit   ${settings.rateLimit.limit} per ${settings.rateLimit.windowMs} ms (${settings.gitbookCallsPerSecond} calls/s)`,
-    `  worker task-queue limit      ${settings.workerCallsPerSecond} activities/s`,
-    `  burst                        ${settings.burstSize} onboardings, ${settings.eventsPerDelivery} events per delivery, ${settings.deliveryConcurrency} deliveries in flight`,
-    `  reorganization               ${settings.reorgSize} people`,
-    `  receiver load                ${settings.load.deliveriesPerSecond} deliveries/s for ${settings.load.durationSeconds} s, 1-${settings.load.maxEventsPerDelivery} events each`,
-    `  latency                      ${settings.latency.count} onboardings, ${settings.latency.gapMs} ms apart`,
-    `  memory                       ${settings.memory.pendingWorkflows} pending workflows within ${formatMs(settings.memory.budgetMs)}`,
-    `  naive baseline               ${settings.naiveConcurrency} calls in flight`,
-    `  scenarios                    ${settings.phases.join(', ')}`,
-    `  report                       ${resolve(settings.outFile)}`,
-    '',
-  ].join('\n');
+  const { rateLimit, load, latency, memory } = settings;
+  const lines: Array<[string, string]> = [
+    ['GitBook sandbox rate limit', `${rateLimit.limit} per ${rateLimit.windowMs} ms`],
+    ['  as calls per second', String(settings.gitbookCallsPerSecond)],
+    ['worker task-queue limit', `${settings.workerCallsPerSecond} activities/s`],
+    ['burst', `${settings.burstSize} onboardings, ${settings.eventsPerDelivery} events per delivery`],
+    ['deliveries in flight', String(settings.deliveryConcurrency)],
+    ['reorganization', `${settings.reorgSize} people`],
+    ['receiver load', `${load.deliveriesPerSecond} deliveries/s for ${load.durationSeconds} s`],
+    ['  events per load delivery', `1-${load.maxEventsPerDelivery}`],
+    ['latency', `${latency.count} onboardings, ${latency.gapMs} ms apart`],
+    ['memory', `${memory.pendingWorkflows} pending workflows within ${formatMs(memory.budgetMs)}`],
+    ['naive baseline', `${settings.naiveConcurrency} people in flight`],
+    ['scenarios', settings.phases.join(', ')],
+    ['report', resolve(settings.outFile)],
+  ];
+  return ['benchmark settings:', ...lines.map(([name, value]) => `  ${name.padEnd(28)} ${value}`), ''].join('\n');
 }
 
 /**
@@ -111,7 +116,8 @@ async function main(): Promise<number> {
         // A scenario that did not finish leaves work behind that would skew the next: stop here.
         results.failures[phase] = (err as Error).message;
         logger.error({ err, scenario: phase }, 'scenario failed; the report is partial');
-        logger.error({ worker: await logTail(stack.worker.logFile, 5), receiver: await logTail(stack.receiver.logFile, 5) }, 'last log lines');
+        const [worker, receiver] = [await logTail(stack.worker.logFile, 5), await logTail(stack.receiver.logFile, 5)];
+        logger.error({ worker, receiver }, 'last log lines');
         break;
       }
       logger.info({ scenario: phase, took: formatMs(Date.now() - phaseStartedMs) }, 'scenario done');
@@ -122,19 +128,23 @@ async function main(): Promise<number> {
       const peak = stack.sampler.latest(name)?.peakRssBytes;
       if (peak !== undefined) (results.peakRssBytes ??= {})[name] = peak;
     }
-    machine.ourCpuSeconds = stack.sampler.names.reduce((sum, name) => sum + (stack.sampler.latest(name)?.cpuSeconds ?? 0), 0);
+    const cpuOf = (name: string) => stack.sampler.latest(name)?.cpuSeconds ?? 0;
+    machine.ourCpuSeconds = stack.sampler.names.reduce((sum, name) => sum + cpuOf(name), 0);
     const busyAtEnd = await machineBusySeconds();
     if (busyAtStart !== undefined && busyAtEnd !== undefined) machine.machineCpuSeconds = busyAtEnd - busyAtStart;
   } finally {
-    machine.loadAtEnd = round(loadavg()[0] ?? NaN);
-    const report = renderReport({ settings, results, machine, startedAt, runMs: Date.now() - startedAt.getTime() });
+    machine.loadAtEnd = currentLoad();
+    const input = { settings, results, machine, startedAt, runMs: Date.now() - startedAt.getTime() };
+    const report = renderReport(input);
     if (!interrupted) {
       await cleanup.run();
       process.stdout.write(`\n${report}\n`);
       // A run that measured nothing leaves the last real report in place.
       const measured = Object.keys(results).some((key) => key !== 'failures' && key !== 'peakRssBytes');
       if (measured) await writeFile(resolve(settings.outFile), `${report}\n`);
-      logger.info({ file: measured ? resolve(settings.outFile) : null, runTime: formatMs(Date.now() - startedAt.getTime()) }, 'benchmark finished');
+      if (settings.resultsFile) await writeFile(resolve(settings.resultsFile), JSON.stringify(input, null, 2));
+      const runTime = formatMs(Date.now() - startedAt.getTime());
+      logger.info({ file: measured ? resolve(settings.outFile) : null, runTime }, 'benchmark finished');
     }
   }
   return Object.keys(results.failures).length > 0 ? 1 : 0;

@@ -18,7 +18,7 @@ import { activationEvent, benchUser, chunk, groupEvent, oktaDelivery, type Bench
 import type { ProcessUsage } from './processes';
 import type { BenchSettings } from './settings';
 import { readWorkerMetrics, summarizeWorkerTasks, type WorkerTaskSummary } from './worker-metrics';
-import { BENCH_ORGANIZATION_ID, BENCH_SEED, SYNC_CONFIG_PATH, type BenchStack } from './stack';
+import { BENCH_ORGANIZATION_ID, BENCH_SEED, type BenchStack } from './stack';
 import { formatBytes, formatMs } from './stats';
 
 export interface ScenarioContext {
@@ -41,7 +41,11 @@ const FROM_TEAM = 'team_engineering';
 const TO_TEAM = 'team_design';
 
 /** Each user's events, in batches of at most `eventsPerDelivery` events (a user's stay together). */
-function batchesOf(users: BenchUser[], eventsOf: (user: BenchUser) => OktaEvent[], eventsPerDelivery: number): OktaEvent[][] {
+function batchesOf(
+  users: BenchUser[],
+  eventsOf: (user: BenchUser) => OktaEvent[],
+  eventsPerDelivery: number,
+): OktaEvent[][] {
   const batches: OktaEvent[][] = [];
   let current: OktaEvent[] = [];
   for (const user of users) {
@@ -200,7 +204,8 @@ export const burstUsers = (settings: BenchSettings) =>
   Array.from({ length: settings.burstSize }, (_, index) => benchUser('burst', index));
 
 /** The burst's people who also join Engineering (the reorganization moves them later). */
-const joinsEngineering = (settings: BenchSettings, index: number) => settings.phases.includes('reorg') && index < settings.reorgSize;
+const joinsEngineering = (settings: BenchSettings, index: number) =>
+  settings.phases.includes('reorg') && index < settings.reorgSize;
 
 /**
  * A burst of onboardings: an activation per person, and for the first `reorgSize` of them (when the
@@ -220,7 +225,10 @@ export async function measureBurst(context: ScenarioContext): Promise<DrainResul
   const deliveries = batchesOf(users, eventsOf, settings.eventsPerDelivery);
   const changes = users.length + joining.length;
   const startedMs = Date.now();
-  logger.info({ onboardings: users.length, joiningTeam: joining.length, deliveries: deliveries.length }, 'burst: delivering');
+  logger.info(
+    { onboardings: users.length, joiningTeam: joining.length, deliveries: deliveries.length },
+    'burst: delivering',
+  );
 
   const joined = (snapshot: SandboxSnapshot) => {
     const team = teamMembers(snapshot, FROM_TEAM);
@@ -230,14 +238,17 @@ export async function measureBurst(context: ScenarioContext): Promise<DrainResul
     context,
     deliveries,
     (snapshot) => countInvited(snapshot, emails) === emails.length && joined(snapshot) === joining.length,
-    (snapshot) => `${countInvited(snapshot, emails)} of ${emails.length} invited, ${joined(snapshot)} of ${joining.length} in ${FROM_TEAM}`,
+    (snapshot) =>
+      `${countInvited(snapshot, emails)} of ${emails.length} invited, ` +
+      `${joined(snapshot)} of ${joining.length} in ${FROM_TEAM}`,
   );
 
   const roles = new Map(run.snapshot.members.map((member) => [member.email, member.role]));
   const converged =
     users.every((user, index) => roles.get(user.email) === (joinsEngineering(settings, index) ? 'edit' : 'read')) &&
     joined(run.snapshot) === joining.length;
-  const result = drainResult(context, run, { changes, deliveries: deliveries.length, callsNeeded: changes, converged, startedMs });
+  const counts = { changes, deliveries: deliveries.length, callsNeeded: changes, converged, startedMs };
+  const result = drainResult(context, run, counts);
   return {
     ...result,
     joinedTeam: joining.length,
@@ -339,7 +350,9 @@ export async function measureReorg(context: ScenarioContext): Promise<ReorgResul
     const members = teamMembers(snapshot, teamId);
     return ids.filter((id) => members.has(id)).length;
   };
-  if (inTeam(stack.sandbox.state(), FROM_TEAM) !== ids.length) throw new Error(`reorg: not everyone is in ${FROM_TEAM}`);
+  if (inTeam(stack.sandbox.state(), FROM_TEAM) !== ids.length) {
+    throw new Error(`reorg: not everyone is in ${FROM_TEAM}`);
+  }
 
   logger.info({ people: people.length }, 'reorg: moving everyone from Engineering to Design');
   const startedMs = Date.now();
@@ -355,7 +368,9 @@ export async function measureReorg(context: ScenarioContext): Promise<ReorgResul
     context,
     deliveries,
     (snapshot) => inTeam(snapshot, TO_TEAM) === ids.length && inTeam(snapshot, FROM_TEAM) === 0,
-    (snapshot) => `${inTeam(snapshot, TO_TEAM)} of ${ids.length} in ${TO_TEAM}, ${inTeam(snapshot, FROM_TEAM)} left in ${FROM_TEAM}`,
+    (snapshot) =>
+      `${inTeam(snapshot, TO_TEAM)} of ${ids.length} in ${TO_TEAM}, ` +
+      `${inTeam(snapshot, FROM_TEAM)} left in ${FROM_TEAM}`,
   );
 
   const roles = new Map(run.snapshot.members.map((member) => [member.id, member.role]));
@@ -365,7 +380,13 @@ export async function measureReorg(context: ScenarioContext): Promise<ReorgResul
     ids.every((id) => roles.get(id) === 'edit');
   const changes = people.length * 2;
   return {
-    ...drainResult(context, run, { changes, deliveries: deliveries.length, callsNeeded: changes, converged, startedMs }),
+    ...drainResult(context, run, {
+      changes,
+      deliveries: deliveries.length,
+      callsNeeded: changes,
+      converged,
+      startedMs,
+    }),
     people: people.length,
     roleCalls: run.calls.byOperation.role ?? 0,
     roleCallsByRole: countRoles(run.snapshot.calls),
@@ -438,6 +459,7 @@ async function submitActivations(
   users: BenchUser[],
   options: {
     taskQueue: string;
+    syncConfigPath: string;
     batchSize: number;
     deadlineMs: number;
     progress: { held: number; retries: number };
@@ -445,7 +467,7 @@ async function submitActivations(
     started: () => Promise<number>;
   },
 ): Promise<void> {
-  const syncConfig = await loadSyncConfig(SYNC_CONFIG_PATH);
+  const syncConfig = await loadSyncConfig(options.syncConfigPath);
   for (const batch of chunk(users, options.batchSize)) {
     if (Date.now() >= options.deadlineMs) return;
     const events = batch
@@ -464,9 +486,8 @@ async function submitActivations(
     }
     // Keep at most two batches ahead of the worker: handing off faster than the worker starts
     // workflows only queues them, and the queue competes with the worker for the same two cores.
-    while (Date.now() < options.deadlineMs && (await options.started()) < options.progress.held - 2 * options.batchSize) {
-      await sleep(500);
-    }
+    const ahead = async () => options.progress.held - (await options.started());
+    while (Date.now() < options.deadlineMs && (await ahead()) > 2 * options.batchSize) await sleep(500);
   }
 }
 
@@ -496,9 +517,11 @@ export async function measureMemory(context: ScenarioContext): Promise<MemoryRes
   const deadlineMs = startedMs + settings.memory.budgetMs;
   const progress = { held: 0, retries: 0 };
   const users = Array.from({ length: target }, (_, index) => benchUser('mem', index));
-  logger.info({ activations: target, budget: formatMs(settings.memory.budgetMs) }, 'memory: handing activations to Temporal');
+  const budget = formatMs(settings.memory.budgetMs);
+  logger.info({ activations: target, budget }, 'memory: handing activations to Temporal');
   const filling = submitActivations(stack, users, {
     taskQueue,
+    syncConfigPath: settings.syncConfigPath,
     batchSize: settings.eventsPerDelivery,
     deadlineMs,
     progress,
@@ -530,7 +553,8 @@ export async function measureMemory(context: ScenarioContext): Promise<MemoryRes
   while (Date.now() < deadlineMs && !(filled && last.started >= progress.held)) {
     await sleep(5_000);
     last = await checkpoint();
-    logger.info({ pending: last.pending, handedOff: last.handedOff, workerRss: formatBytes(last.workerRssBytes) }, 'memory: checkpoint');
+    const workerRss = formatBytes(last.workerRssBytes);
+    logger.info({ pending: last.pending, handedOff: last.handedOff, workerRss }, 'memory: checkpoint');
   }
   await filling;
   // A last reading with everything pending.
@@ -562,9 +586,15 @@ function defaultMaxCachedWorkflows(): number {
 
 // ---------------------------------------------------------------------------------------------------
 
-export interface LoadResult extends LoadRun {
+/** One step of the receiver load: a rate, held for a while. */
+export interface LoadStep extends LoadRun {
   deliveriesPerSecond: number;
   durationSeconds: number;
+}
+
+export interface LoadResult extends LoadStep {
+  /** A gentler step run first (a quarter of the rate, 5 s), to show where the receiver copes. */
+  gentle?: LoadStep;
   usage: Usage;
 }
 
@@ -577,7 +607,8 @@ function eventsInDelivery(index: number, max: number): number {
  * The receiver under a steady stream: small Okta deliveries (1 to 5 events), each for people never
  * seen before, joining a mapped group. The events go through the real hand-off (signal-with-start);
  * since nobody is activated, the workflows wait without calling GitBook, so this measures the
- * receiver and Temporal, not the rate limit.
+ * receiver and Temporal, not the rate limit. A gentler step (a quarter of the rate, 5 s) runs
+ * first, then, after a 5 s pause, the full rate.
  */
 export async function measureLoad(context: ScenarioContext): Promise<LoadResult> {
   const { settings, stack } = context;
@@ -585,17 +616,25 @@ export async function measureLoad(context: ScenarioContext): Promise<LoadResult>
   const group = { id: 'support', name: 'Support' };
   const startedMs = Date.now();
   let nextUser = 0;
-  const run = await runLoad({
-    receiverUrl: stack.receiverUrl,
-    secret: stack.hookSecret,
-    deliveriesPerSecond,
-    durationSeconds,
-    makeDelivery: (index) => {
-      const events = Array.from({ length: eventsInDelivery(index, maxEventsPerDelivery) }, () =>
-        groupEvent(benchUser('load', nextUser++), group, 'add'),
-      );
-      return { body: oktaDelivery(events), events: events.length };
-    },
-  });
-  return { ...run, deliveriesPerSecond, durationSeconds, usage: usageBetween(stack, startedMs, Date.now()) };
+  const step = async (rate: number, seconds: number): Promise<LoadStep> => {
+    const run = await runLoad({
+      receiverUrl: stack.receiverUrl,
+      secret: stack.hookSecret,
+      deliveriesPerSecond: rate,
+      durationSeconds: seconds,
+      makeDelivery: (index) => {
+        const events = Array.from({ length: eventsInDelivery(index, maxEventsPerDelivery) }, () =>
+          groupEvent(benchUser('load', nextUser++), group, 'add'),
+        );
+        return { body: oktaDelivery(events), events: events.length };
+      },
+    });
+    return { ...run, deliveriesPerSecond: rate, durationSeconds: seconds };
+  };
+
+  const gentleRate = Math.max(1, Math.round(deliveriesPerSecond / 4));
+  const gentle = gentleRate < deliveriesPerSecond ? await step(gentleRate, 5) : undefined;
+  if (gentle) await sleep(5_000);
+  const full = await step(deliveriesPerSecond, durationSeconds);
+  return { ...full, gentle, usage: usageBetween(stack, startedMs, Date.now()) };
 }

@@ -2,6 +2,7 @@
  * The benchmark's settings, read once from `BENCH_*` environment variables. The defaults make a
  * full run take well under ten minutes on a 2-core machine.
  */
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describeIssues } from '../workflows/events';
 
@@ -47,8 +48,16 @@ const benchEnvSchema = z.object({
   BENCH_PHASE_TIMEOUT_S: count(420),
   /** Which scenarios run (comma-separated). A partial run writes its report to BENCH_OUT all the same. */
   BENCH_PHASES: phaseList,
+  /**
+   * The group mapping the worker and receiver read. It must map the groups `engineering` and `design`
+   * to `team_engineering` and `team_design` with role edit, as the shipped one does; change other
+   * settings (such as `inviteBatching`) to measure them. @default the shipped `config/sync.json`
+   */
+  BENCH_SYNC_CONFIG: z.string().min(1).optional(),
   /** Where the report is written, relative to the working directory. */
   BENCH_OUT: z.string().min(1).default('BENCHMARKS.md'),
+  /** Also write the raw results as JSON here, for `node dist/bench/render.js <file>` to render again. */
+  BENCH_RESULTS_JSON: z.string().min(1).optional(),
   /** Wait up to this long, before starting, for the machine's 1-minute load to drop below its core count. */
   BENCH_WAIT_FOR_QUIET_S: z.coerce.number().int().min(0).default(0),
   /** The worker's and receiver's log level (their logs stay in the run's temporary folder). */
@@ -74,7 +83,13 @@ export interface BenchSettings {
   outFile: string;
   logLevel: string;
   waitForQuietMs: number;
+  resultsFile?: string;
+  /** Absolute path of the group mapping file. */
+  syncConfigPath: string;
 }
+
+/** The mapping the project ships, which the scenarios are written for. */
+export const SHIPPED_SYNC_CONFIG = resolve(__dirname, '../../config/sync.json');
 
 /** Parses the settings; throws naming each invalid variable. */
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
@@ -84,13 +99,15 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
 
   const gitbookCallsPerSecond = (values.BENCH_RATE_LIMIT * 1_000) / values.BENCH_RATE_WINDOW_MS;
   // "Just under" the sandbox's limit, so a known limit should never be hit.
-  const workerCallsPerSecond = values.BENCH_WORKER_RATE ?? Math.max(gitbookCallsPerSecond - 1, gitbookCallsPerSecond * 0.9);
+  const justUnder = Math.max(gitbookCallsPerSecond - 1, gitbookCallsPerSecond * 0.9);
+  const workerCallsPerSecond = values.BENCH_WORKER_RATE ?? justUnder;
   const phases = BENCH_PHASES.filter((phase) => values.BENCH_PHASES.includes(phase));
   if (phases.includes('reorg') && !phases.includes('burst')) {
     throw new Error("invalid benchmark settings: BENCH_PHASES: reorg moves the burst's people, so it needs burst");
   }
   if (phases.includes('reorg') && values.BENCH_REORG > values.BENCH_N) {
-    throw new Error(`invalid benchmark settings: BENCH_REORG (${values.BENCH_REORG}) must not exceed BENCH_N (${values.BENCH_N})`);
+    const sizes = `BENCH_REORG (${values.BENCH_REORG}) must not exceed BENCH_N (${values.BENCH_N})`;
+    throw new Error(`invalid benchmark settings: ${sizes}`);
   }
 
   return {
@@ -114,5 +131,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     outFile: values.BENCH_OUT,
     logLevel: values.BENCH_LOG_LEVEL,
     waitForQuietMs: values.BENCH_WAIT_FOR_QUIET_S * 1_000,
+    resultsFile: values.BENCH_RESULTS_JSON,
+    syncConfigPath: values.BENCH_SYNC_CONFIG ? resolve(values.BENCH_SYNC_CONFIG) : SHIPPED_SYNC_CONFIG,
   };
 }

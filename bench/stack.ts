@@ -40,9 +40,6 @@ export class Cleanup {
   }
 }
 
-/** The mapping the worker and receiver read: the one the project ships. */
-export const SYNC_CONFIG_PATH = resolve(__dirname, '../../config/sync.json');
-
 /** An organization with only its owner, and the teams the shipped mapping names. */
 export const BENCH_SEED: SandboxSeed = {
   members: [{ id: 'u_owner', email: 'owner@bench.example.com', role: 'admin' }],
@@ -91,7 +88,8 @@ export async function startStack(settings: BenchSettings, logger: Logger, cleanu
 
   const cliPath = await findTemporalCli({ onProgress: (message) => logger.info(message) });
   const [grpcPort, uiPort] = [await freePort(), await freePort()];
-  const devServer = await startDevServer({ cliPath, dataDir: join(tempDir, 'temporal'), port: grpcPort, uiPort, logger });
+  const dataDir = join(tempDir, 'temporal');
+  const devServer = await startDevServer({ cliPath, dataDir, port: grpcPort, uiPort, logger });
   cleanup.add('Temporal dev server', () => devServer.stop());
   const devServerPid = await findChildPid('start-dev');
   if (devServerPid) sampler.watch('temporal', devServerPid);
@@ -116,7 +114,7 @@ export async function startStack(settings: BenchSettings, logger: Logger, cleanu
     TEMPORAL_ADDRESS: devServer.address,
     TEMPORAL_NAMESPACE: 'default',
     TEMPORAL_TASK_QUEUE: taskQueue,
-    SYNC_CONFIG: SYNC_CONFIG_PATH,
+    SYNC_CONFIG: settings.syncConfigPath,
     LOG_LEVEL: settings.logLevel,
   };
 
@@ -183,7 +181,9 @@ async function untilReady(child: BenchChild, probe: () => Promise<boolean>, time
   for (;;) {
     if (exited !== undefined) throw new Error(`the ${child.name} exited (${exited}):\n${await logTail(child.logFile)}`);
     if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`the ${child.name} was not ready within ${timeoutMs} ms:\n${await logTail(child.logFile)}`);
+    if (Date.now() > deadline) {
+      throw new Error(`the ${child.name} was not ready within ${timeoutMs} ms:\n${await logTail(child.logFile)}`);
+    }
     await sleep(250);
   }
 }

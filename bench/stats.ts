@@ -15,7 +15,10 @@ export function maximum(values: readonly number[]): number {
 /** `1.5 s`, `820 ms`. */
 export function formatMs(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return 'n/a';
-  return ms >= 10_000 ? `${(ms / 1_000).toFixed(1)} s` : ms >= 1_000 ? `${(ms / 1_000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+  if (ms % 1_000 === 0) return `${ms / 1_000} s`;
+  if (ms >= 10_000) return `${(ms / 1_000).toFixed(1)} s`;
+  if (ms >= 1_000) return `${(ms / 1_000).toFixed(2)} s`;
+  return `${Math.round(ms)} ms`;
 }
 
 /** `182 MiB`. */

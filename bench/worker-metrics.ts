@@ -1,8 +1,8 @@
 /**
  * The worker's own Prometheus metrics (served by the SDK at `WORKER_METRICS_ADDRESS`), read before
- * and after a scenario: how many workflow tasks it ran, how many were full replays (a task that
- * missed the worker's cache), how long tasks waited in the queue and how long Temporal took to
- * accept their results. Durations are the SDK's, in milliseconds.
+ * and after a scenario: how many workflow tasks it ran, how its workflow cache fared, how long tasks
+ * waited in the queue and how long Temporal took to accept their results. Durations are the SDK's,
+ * in milliseconds.
  */
 import { request } from 'undici';
 
@@ -10,7 +10,6 @@ import { request } from 'undici';
 export interface WorkerMetrics {
   workflowTasks: number;
   workflowTaskMs: number;
-  replays: number;
   scheduleToStartCount: number;
   scheduleToStartMs: number;
   completeCount: number;
@@ -24,8 +23,6 @@ export interface WorkerMetrics {
 /** What changed between two readings, as averages. */
 export interface WorkerTaskSummary {
   workflowTasks: number;
-  /** Tasks that replayed history (the SDK's `workflow_task_replay_latency` count). */
-  replays: number;
   /** Tasks for a workflow the worker had cached, or not (then it fetched and replayed the history). */
   cacheHits: number;
   cacheMisses: number;
@@ -57,7 +54,6 @@ export async function readWorkerMetrics(url: string): Promise<WorkerMetrics | un
     return {
       workflowTasks: sum(text, 'temporal_workflow_task_execution_latency_count'),
       workflowTaskMs: sum(text, 'temporal_workflow_task_execution_latency_sum'),
-      replays: sum(text, 'temporal_workflow_task_replay_latency_count'),
       scheduleToStartCount: sum(text, 'temporal_workflow_task_schedule_to_start_latency_count'),
       scheduleToStartMs: sum(text, 'temporal_workflow_task_schedule_to_start_latency_sum'),
       completeCount: sum(text, 'temporal_request_latency_count', complete),
@@ -80,7 +76,6 @@ export function summarizeWorkerTasks(before?: WorkerMetrics, after?: WorkerMetri
     delta(count) > 0 ? delta(total) / delta(count) : NaN;
   return {
     workflowTasks: delta('workflowTasks'),
-    replays: delta('replays'),
     cacheHits: delta('cacheHits'),
     cacheMisses: delta('cacheMisses'),
     forcedEvictions: delta('forcedEvictions'),
