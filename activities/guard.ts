@@ -1,6 +1,6 @@
 /**
  * The way from a user's workflows to the organization-wide ones (the removal circuit breaker, the
- * invite batcher): signal-with-start, from an activity, since a workflow cannot start another,
+ * invite and team batchers): signal-with-start, from an activity, since a workflow cannot start another,
  * unrelated workflow itself.
  */
 import { Context } from '@temporalio/activity';
@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { submitDirectoryEvents } from '../src/submit';
 import type { DirectoryEvent } from '../workflows/events';
 import {
+  batcherWorkflowId,
   INVITE_BATCHER_WORKFLOW_ID,
   INVITE_BATCHER_WORKFLOW_TYPE,
   inviteRequestSignal,
@@ -18,6 +19,11 @@ import {
   removalRequestSignal,
   type RemovalGuardInput,
   type RemovalRequest,
+  TEAM_BATCHER_WORKFLOW_ID,
+  TEAM_BATCHER_WORKFLOW_TYPE,
+  teamChangeRequestSignal,
+  type TeamBatcherInput,
+  type TeamChangeRequest,
 } from '../workflows/api';
 
 /** Builds the breaker activities over a Temporal client. */
@@ -46,12 +52,25 @@ export function createGuardActivities(client: Client) {
     async requestInvite(request: InviteRequest): Promise<void> {
       const input: InviteBatcherInput = {};
       await client.workflow.signalWithStart(INVITE_BATCHER_WORKFLOW_TYPE, {
-        workflowId: INVITE_BATCHER_WORKFLOW_ID,
+        workflowId: batcherWorkflowId(INVITE_BATCHER_WORKFLOW_ID, Context.current().info.taskQueue),
         taskQueue: Context.current().info.taskQueue,
         args: [input],
         signal: inviteRequestSignal,
         signalArgs: [request],
         staticSummary: 'Invite batcher: sends invites for people onboarded close together as one request',
+      });
+    },
+
+    /** Hands a person's team changes to the team batcher, starting it when it is not running. */
+    async requestTeamChange(request: TeamChangeRequest): Promise<void> {
+      const input: TeamBatcherInput = {};
+      await client.workflow.signalWithStart(TEAM_BATCHER_WORKFLOW_TYPE, {
+        workflowId: batcherWorkflowId(TEAM_BATCHER_WORKFLOW_ID, Context.current().info.taskQueue),
+        taskQueue: Context.current().info.taskQueue,
+        args: [input],
+        signal: teamChangeRequestSignal,
+        signalArgs: [request],
+        staticSummary: 'Team batcher: sends the team changes of people moved close together as one request per team',
       });
     },
   };

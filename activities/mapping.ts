@@ -3,6 +3,7 @@
  * `SYNC_CONFIG`. An activity, so the answer is recorded in history and replays deterministically.
  */
 import { resolveGroupGrants, type SyncConfig } from '../src/mapping';
+import type { BatchSettings } from '../workflows/batching';
 import type { MappingSnapshot } from '../workflows/planner';
 import type { DirectoryGroup } from '../workflows/events';
 
@@ -29,12 +30,17 @@ export function createMappingActivities(config: SyncConfig, options: { searchAtt
               windowMs: Math.round(config.removalBreaker.windowMinutes * 60_000),
             }
           : undefined,
-        inviteBatching: config.inviteBatching.enabled
-          ? { maxBatchSize: config.inviteBatching.maxBatchSize, maxWaitMs: config.inviteBatching.maxWaitMs }
-          : undefined,
+        inviteBatching: batchSettings(config.inviteBatching),
+        teamBatching: batchSettings(config.teamBatching),
+        settleMs: config.settleMs,
       };
     },
   };
+}
+
+function batchSettings(batching: SyncConfig['inviteBatching']): BatchSettings | undefined {
+  if (!batching.enabled) return undefined;
+  return { maxBatchSize: batching.maxBatchSize, maxWaitMs: batching.maxWaitMs, quietMs: batching.quietMs };
 }
 
 export type MappingActivities = ReturnType<typeof createMappingActivities>;

@@ -84,11 +84,16 @@ export function workflowIdOfFile(fileName: string): string {
   return fileName.replace(/(\.\d+)?\.json$/, '').replace(/~/g, '/');
 }
 
-/** The mapping of the recordings: the removal breaker on (its default), so removals go through it. */
+/**
+ * The mapping of the recordings: the removal breaker on (its default), so removals go through it;
+ * batching off, so each call's own path is recorded too.
+ */
 const RECORDING_SYNC_CONFIG = parseSyncConfig({
   defaultRole: 'read',
   sso: false,
   retainAfterOffboardHours: 0,
+  inviteBatching: { enabled: false },
+  teamBatching: { enabled: false },
   groups: [
     { group: 'engineering', teams: ['team_engineering'], role: 'edit' },
     { group: 'design', teams: ['team_design'] },
@@ -96,10 +101,14 @@ const RECORDING_SYNC_CONFIG = parseSyncConfig({
   ],
 });
 
-/** The same, with invite batching on: the batched scenarios run on a second worker with it. */
+/**
+ * The same, with invite and team batching on: the batched scenarios run on a second worker with it.
+ * Invite batches are held 4 s, so a scenario can withdraw an invite from a waiting batch.
+ */
 const BATCHING_SYNC_CONFIG = parseSyncConfig({
   ...RECORDING_SYNC_CONFIG,
-  inviteBatching: { enabled: true, maxBatchSize: 10, maxWaitMs: 4_000 },
+  inviteBatching: { enabled: true, maxBatchSize: 10, maxWaitMs: 4_000, quietMs: 4_000 },
+  teamBatching: { enabled: true, maxBatchSize: 10, maxWaitMs: 2_000, quietMs: 500 },
 });
 
 const SEED = {
@@ -124,7 +133,7 @@ interface ScenarioContext {
 interface Scenario {
   /** Also the directory user id: `replay-<name>`. */
   name: string;
-  /** Run on the worker with invite batching on. */
+  /** Run on the worker with invite and team batching on. */
   batched?: boolean;
   run(context: ScenarioContext, userId: string): Promise<void>;
 }
@@ -277,11 +286,32 @@ const SCENARIOS: Scenario[] = [
       await send(context, [activate(first), activate(second), activate(withdrawn)]);
       // Once the third invite is with the batcher (which holds the batch for up to 4 s), offboard.
       const step = context.client.workflow.getHandle(`${userWorkflowId(withdrawn)}/onboard-1`);
-      await until(async () => (await step.fetchHistory()).events?.some((e) => e.activityTaskCompletedEventAttributes));
+      const handedOver = (e: { activityTaskCompletedEventAttributes?: unknown; externalWorkflowExecutionSignaledEventAttributes?: unknown }) =>
+        e.activityTaskCompletedEventAttributes || e.externalWorkflowExecutionSignaledEventAttributes;
+      await until(async () => (await step.fetchHistory()).events?.some(handedOver));
       await send(context, [event(withdrawn, 1, { kind: 'user.deactivated', email: emailOf(withdrawn) })]);
 
       await until(() => member(context.sandbox, emailOf(first)) && member(context.sandbox, emailOf(second)));
       await closedAs(userHandle(context, withdrawn), 'COMPLETED');
+    },
+  },
+  {
+    // Two people join a team, then move to another: team changes go through the team batcher as
+    // net PUTs, and the removal waits for the person's events to settle.
+    name: 'batched-team-moves',
+    batched: true,
+    async run(context, userId) {
+      const people = [`${userId}-a`, `${userId}-b`];
+      const group = (id: string, minute: number, kind: 'group.member_added' | 'group.member_removed', groupId: string) =>
+        event(id, minute, { kind, email: emailOf(id), group: { id: groupId } });
+      await send(context, people.flatMap((id) => [event(id, 0, { kind: 'user.activated', email: emailOf(id) }), group(id, 1, 'group.member_added', 'engineering')]));
+      const ids = await until(async () => {
+        const found = people.map((id) => member(context.sandbox, emailOf(id))?.id);
+        return found.every((id) => id && inTeam(context.sandbox, 'team_engineering', id)) && (found as string[]);
+      });
+      await send(context, people.map((id) => group(id, 2, 'group.member_removed', 'engineering')));
+      await send(context, people.map((id) => group(id, 3, 'group.member_added', 'design')));
+      await until(() => ids.every((id) => inTeam(context.sandbox, 'team_design', id) && !inTeam(context.sandbox, 'team_engineering', id)));
     },
   },
   {

@@ -20,6 +20,11 @@ export const configSchema = z.object({
   GITBOOK_REQUEST_TIMEOUT_MS: positiveInt(10_000),
   /** Calls per second across every worker on the task queue (Temporal's task-queue rate limit). */
   GITBOOK_MAX_CALLS_PER_SECOND: z.coerce.number().positive().optional(),
+  /**
+   * Workflows a worker keeps in memory between their tasks (sticky cache). Bounds the worker's
+   * memory however many people are being synced; an evicted workflow is rebuilt from its history.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),

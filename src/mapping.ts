@@ -17,6 +17,18 @@ export const groupMappingSchema = z.object({
   role: gitbookRoleSchema.optional(),
 });
 
+const BATCHING_DEFAULTS = { enabled: true, maxBatchSize: 100, maxWaitMs: 2_000, quietMs: 500 };
+
+const batchingSchema = z
+  .object({
+    enabled: z.boolean().default(BATCHING_DEFAULTS.enabled),
+    maxBatchSize: z.number().int().min(1).max(1_000).default(BATCHING_DEFAULTS.maxBatchSize),
+    maxWaitMs: z.number().int().min(0).max(60_000).default(BATCHING_DEFAULTS.maxWaitMs),
+    quietMs: z.number().int().min(0).max(60_000).default(BATCHING_DEFAULTS.quietMs),
+  })
+  .strict()
+  .default(BATCHING_DEFAULTS);
+
 export const syncConfigSchema = z
   .object({
     defaultRole: gitbookRoleSchema.default('read'),
@@ -44,16 +56,21 @@ export const syncConfigSchema = z
       .default({ enabled: true, maxShare: 0.1, minimum: 10, windowMinutes: 60 }),
     /**
      * Invites for people onboarded close together go out as one `POST /invites`: up to
-     * `maxBatchSize` people, waiting at most `maxWaitMs` for the batch to fill.
+     * `maxBatchSize` people; the batch is sent once no new invite came for `quietMs`, and never
+     * later than `maxWaitMs` after its first invite (the most latency batching adds).
      */
-    inviteBatching: z
-      .object({
-        enabled: z.boolean().default(false),
-        maxBatchSize: z.number().int().min(1).max(1_000).default(50),
-        maxWaitMs: z.number().int().min(0).max(60_000).default(1_000),
-      })
-      .strict()
-      .default({ enabled: false, maxBatchSize: 50, maxWaitMs: 1_000 }),
+    inviteBatching: batchingSchema,
+    /**
+     * Team changes of people moved close together go out as one `PUT /teams/{id}/members` per team,
+     * with the net `add` and `remove` lists; same settings as `inviteBatching`.
+     */
+    teamBatching: batchingSchema,
+    /**
+     * Before a step that takes something away (a lower role, leaving a team), wait until the
+     * person's directory events have been quiet this long: a move between groups often arrives as
+     * remove-then-add, and acting on the remove alone would drop their access for a moment.
+     */
+    settleMs: z.number().int().min(0).max(60_000).default(1_000),
   })
   .strict();
 

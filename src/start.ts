@@ -179,6 +179,7 @@ async function main(): Promise<void> {
       client,
       dataConverter,
       maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       searchAttributes,
     });
 

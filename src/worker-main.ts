@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     client,
     dataConverter,
     maxCallsPerSecond: config.GITBOOK_MAX_CALLS_PER_SECOND,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     searchAttributes: await shouldSetSearchAttributes(client, target.namespace, config.SYNC_SEARCH_ATTRIBUTES, logger),
   });
 

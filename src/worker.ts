@@ -22,6 +22,8 @@ export interface SyncWorkerOptions {
   searchAttributes?: boolean;
   /** GitBook calls per second across all workers of the queue. Unset: no limit of ours. */
   maxCallsPerSecond?: number;
+  /** Workflows kept in memory between tasks. @default 500 */
+  maxCachedWorkflows?: number;
   /** A prebuilt workflow bundle (tests build it once). Default: bundle `workflows/` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The worker's identity in histories. @default the SDK's `pid@host` */
@@ -48,6 +50,7 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
       searchAttributes: options.searchAttributes,
     }),
     maxTaskQueueActivitiesPerSecond: options.maxCallsPerSecond,
+    maxCachedWorkflows: options.maxCachedWorkflows ?? 500,
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',

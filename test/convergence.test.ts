@@ -8,7 +8,8 @@
  * a failure with the seed (and path) that fast-check prints: `CONVERGENCE_SEED=<seed>
  * CONVERGENCE_PATH=<path> npx jest test/convergence.test.ts`. Timing is not part of the seed, so a
  * race the seed exposed may need a few replays; `CONVERGENCE_SHRINK=1` lets fast-check shrink, and
- * `CONVERGENCE_INVITE_BATCHING=1` runs the same property with invite batching on.
+ * `CONVERGENCE_BATCHING=0` runs the same property with invite and team batching off (on by default,
+ * as in the product).
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -40,8 +41,8 @@ const SEED = Number(process.env.CONVERGENCE_SEED ?? 20_261_204);
 const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 15);
 const PATH = process.env.CONVERGENCE_PATH || undefined;
 const SHRINK = process.env.CONVERGENCE_SHRINK === '1';
-/** `CONVERGENCE_INVITE_BATCHING=1` sends invites through the invite batcher (off by default, as in the product). */
-const INVITE_BATCHING = process.env.CONVERGENCE_INVITE_BATCHING === '1';
+/** `CONVERGENCE_BATCHING=0` sends each person's calls on their own (batching is on by default, as in the product). */
+const BATCHING = process.env.CONVERGENCE_BATCHING !== '0';
 
 const SECRET = 'convergence-hook-secret-5d1e';
 /** How long the organization must stay unchanged, with no step planned, to count as settled. */
@@ -102,7 +103,7 @@ let receiver: RunningReceiver;
 let runNumber = 0;
 
 beforeAll(async () => {
-  const syncConfig = modelSyncConfig({ inviteBatching: INVITE_BATCHING });
+  const syncConfig = modelSyncConfig({ batching: BATCHING });
   const taskQueue = `convergence-${randomUUID()}`;
   env = await startTestEnvironment();
   sandbox = await startSandbox({ token: TEST_TOKEN, organizationId: TEST_ORG, seed: MODEL_SEED });
@@ -320,7 +321,7 @@ describe('convergence', () => {
   it(
     `leaves GitBook as the directory model says after ${RUNS} random histories (seed ${SEED})`,
     async () => {
-      const options = [`seed ${SEED}`, `${RUNS} runs`, PATH && `path ${PATH}`, INVITE_BATCHING && 'invite batching'];
+      const options = [`seed ${SEED}`, `${RUNS} runs`, PATH && `path ${PATH}`, !BATCHING && 'batching off'];
       console.log(`convergence: ${options.filter(Boolean).join(', ')}`);
       await fc.assert(fc.asyncProperty(historyCaseArbitrary(), runCase), {
         seed: SEED,

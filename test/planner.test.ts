@@ -1,6 +1,6 @@
 import type { ActualState } from '../workflows/api';
 import { directoryEventSchema, type DirectoryEventInput } from '../workflows/events';
-import { planSteps, type MappingSnapshot } from '../workflows/planner';
+import { planSteps, takesAway, type MappingSnapshot } from '../workflows/planner';
 import { applyDirectoryEvent, emptyDesiredState } from '../workflows/state';
 
 const mapping: MappingSnapshot = {
@@ -114,5 +114,53 @@ describe('planSteps', () => {
     applyDirectoryEvent(desired, ev({ kind: 'user.activated' }, '2026-01-01T00:00:00Z'));
 
     expect(planSteps(desired, unknownActual(), mapping, new Set(['onboard'])).steps).toEqual([]);
+  });
+});
+
+describe('batching and settling in plans', () => {
+  const member = (fields: Partial<ActualState> = {}): ActualState => ({
+    membership: 'member',
+    gitbookUserId: 'u_1',
+    role: 'edit',
+    teams: { team_eng: 'in' },
+    ...fields,
+  });
+  const withGroups = (groups: Record<string, boolean>) => {
+    const desired = emptyDesiredState();
+    applyDirectoryEvent(desired, ev({ kind: 'user.activated' }, '2026-01-01T00:00:00Z'));
+    for (const [id, added] of Object.entries(groups)) {
+      applyDirectoryEvent(desired, ev({ kind: added ? 'group.member_added' : 'group.member_removed', group: { id } }, '2026-01-01T00:01:00Z'));
+    }
+    return desired;
+  };
+  const batching = { maxBatchSize: 100, maxWaitMs: 2_000, quietMs: 500 };
+
+  it('sends invites and team changes through the batchers when the mapping says so', () => {
+    const onboard = planSteps(withGroups({ engineering: true }), unknownActual(), { ...mapping, inviteBatching: batching, teamBatching: batching });
+    expect(onboard.steps[0]).toMatchObject({ kind: 'onboard', input: { batched: true, teamBatched: true, teamIds: ['team_eng'] } });
+
+    const move = planSteps(withGroups({ support: true }), member({ role: 'read', teams: {} }), { ...mapping, teamBatching: batching });
+    expect(move.steps).toEqual([
+      expect.objectContaining({ kind: 'update-teams', input: expect.objectContaining({ teamBatched: true, changes: [{ teamId: 'team_support', action: 'add' }] }) }),
+    ]);
+  });
+
+  it('calls a lower role and leaving a team taking away, and nothing else', () => {
+    const left = planSteps(withGroups({ engineering: false }), member(), mapping);
+    expect(left.steps.map((step) => [step.kind, takesAway(step, member())])).toEqual([
+      ['set-role', true],
+      ['update-teams', true],
+    ]);
+
+    const promoted = planSteps(withGroups({ engineering: true, admins: true }), member(), mapping);
+    expect(promoted.steps.map((step) => [step.kind, takesAway(step, member())])).toEqual([['set-role', false]]);
+
+    const joined = planSteps(withGroups({ engineering: true, support: true }), member(), mapping);
+    expect(joined.steps.map((step) => [step.kind, takesAway(step, member())])).toEqual([['update-teams', false]]);
+
+    // A role this workflow does not know yet is set, not lowered.
+    const unknownRole = member({ role: undefined });
+    const reset = planSteps(withGroups({ engineering: false }), unknownRole, mapping);
+    expect(takesAway(reset.steps[0]!, unknownRole)).toBe(false);
   });
 });

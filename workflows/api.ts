@@ -206,7 +206,16 @@ export interface RemovalGuardInput {
   };
 }
 
-/** Workflow id of the organization's invite batcher (when invite batching is on). */
+/**
+ * The id of an organization-wide batcher for a task queue: the base id on the default queue, and
+ * `<base>:<task queue>` on another, so deployments that share a namespace (one per GitBook
+ * organization, each on its own queue) never share a batcher or send through another's worker.
+ */
+export function batcherWorkflowId(baseId: string, taskQueue: string): string {
+  return taskQueue === DEFAULT_TASK_QUEUE ? baseId : `${baseId}:${taskQueue}`;
+}
+
+/** Base workflow id of the organization's invite batcher (see {@link batcherWorkflowId}). */
 export const INVITE_BATCHER_WORKFLOW_ID = 'gitbook-invite-batcher';
 export const INVITE_BATCHER_WORKFLOW_TYPE = 'inviteBatcherWorkflow';
 
@@ -238,4 +247,47 @@ export const inviteOutcomeSignal = defineSignal<[InviteOutcome]>('inviteOutcome'
 /** State carried across the batcher's continue-as-new. */
 export interface InviteBatcherInput {
   pending?: InviteRequest[];
+}
+
+/** Base workflow id of the organization's team-change batcher (see {@link batcherWorkflowId}). */
+export const TEAM_BATCHER_WORKFLOW_ID = 'gitbook-team-batcher';
+export const TEAM_BATCHER_WORKFLOW_TYPE = 'teamBatcherWorkflow';
+
+/** One change of one person's teams, as a step plans it. */
+export interface TeamChangeItem {
+  teamId: string;
+  action: 'add' | 'remove';
+}
+
+/**
+ * One person's team changes, from an onboarding or team step, answered by
+ * {@link teamChangeOutcomeSignal}. `member` is their GitBook user id, or their email when the id is
+ * not known.
+ */
+export interface TeamChangeRequest {
+  requestId: string;
+  /** The step's workflow, which waits for the outcome. */
+  workflowId: string;
+  member: string;
+  changes: TeamChangeItem[];
+}
+
+export interface TeamChangeOutcome {
+  requestId: string;
+  /** `withdrawn`: taken back before it was sent; GitBook saw none of it. */
+  status: 'done' | 'withdrawn';
+  /** The changes GitBook accepted. */
+  applied: TeamChangeItem[];
+  /** The changes GitBook refused for good, by team. */
+  failures: Array<{ teamId: string; type: string; message: string }>;
+}
+
+export const teamChangeRequestSignal = defineSignal<[TeamChangeRequest]>('teamChangeRequest');
+/** Takes a request back; the batcher answers `withdrawn`, or the real outcome if it was sent. */
+export const teamChangeWithdrawSignal = defineSignal<[{ requestId: string }]>('teamChangeWithdraw');
+export const teamChangeOutcomeSignal = defineSignal<[TeamChangeOutcome]>('teamChangeOutcome');
+
+/** State carried across the team batcher's continue-as-new. */
+export interface TeamBatcherInput {
+  pending?: TeamChangeRequest[];
 }

@@ -4,3 +4,4 @@ export { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateU
 export { removalGuardWorkflow } from './removal-guard';
 export { inviteBatcherWorkflow } from './invite-batcher';
 export { deliveryWorkflow } from './delivery';
+export { teamBatcherWorkflow } from './team-batcher';

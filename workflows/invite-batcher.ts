@@ -9,8 +9,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
-  log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -27,6 +26,7 @@ import {
   type InviteOutcome,
   type InviteRequest,
 } from './api';
+import { answerSteps, fillBatch, PARALLEL_ANSWERS_PATCH } from './batching';
 import { describeFailure } from './failures';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS } from './policies';
 
@@ -40,17 +40,15 @@ const FALLBACK_SETTINGS = { maxBatchSize: 50, maxWaitMs: 1_000 };
 export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Promise<never> {
   const pending: InviteRequest[] = input.pending ?? [];
   const inFlight = new Set<string>();
-  const withdrawn = new Set<string>();
   let sent = 0;
   let batches = 0;
+  const parallel = patched(PARALLEL_ANSWERS_PATCH);
 
-  const answer = async (request: InviteRequest, outcome: Omit<InviteOutcome, 'requestId'>) => {
-    try {
-      await getExternalWorkflowHandle(request.workflowId).signal(inviteOutcomeSignal, { requestId: request.requestId, ...outcome });
-    } catch (err) {
-      // The step has ended (its parent was cancelled and closed): nothing waits for the answer.
-      log.info('invite outcome not delivered', { workflowId: request.workflowId, error: (err as Error).message });
-    }
+  const answer = async (request: InviteRequest, outcome: Omit<InviteOutcome, 'requestId'>) =>
+    await answerSteps(inviteOutcomeSignal, [{ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }], false);
+  const answerMany = async (answers: Array<[InviteRequest, Omit<InviteOutcome, 'requestId'>]>) => {
+    const outcomes = answers.map(([request, outcome]) => ({ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }));
+    await answerSteps(inviteOutcomeSignal, outcomes, parallel);
   };
 
   setHandler(inviteRequestSignal, (request) => {
@@ -58,13 +56,10 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
   });
   setHandler(inviteWithdrawSignal, async ({ requestId }) => {
     const index = pending.findIndex((p) => p.requestId === requestId);
-    if (index >= 0) {
-      const [request] = pending.splice(index, 1);
-      await answer(request!, { status: 'withdrawn' });
-    } else if (inFlight.has(requestId)) {
-      // Already sent: the real outcome follows when GitBook answers.
-      withdrawn.add(requestId);
-    }
+    // Once sent, the real outcome follows when GitBook answers.
+    if (index < 0) return;
+    const [request] = pending.splice(index, 1);
+    await answer(request!, { status: 'withdrawn' });
   });
 
   for (;;) {
@@ -73,10 +68,10 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
     if (pending.length > 0) {
       const settings = (await resolveMapping({ groups: [] })).inviteBatching ?? FALLBACK_SETTINGS;
       // Let the batch fill up, but never hold the first invite longer than maxWaitMs.
-      await condition(() => pending.length >= settings.maxBatchSize, settings.maxWaitMs);
+      await fillBatch(() => pending.length, parallel ? settings : { ...settings, quietMs: undefined });
       const batch = pending.splice(0, settings.maxBatchSize);
       batch.forEach((request) => inFlight.add(request.requestId));
-      await sendBatch(batch, answer);
+      await sendBatch(batch, answerMany);
       batch.forEach((request) => inFlight.delete(request.requestId));
       sent += batch.length;
       batches++;
@@ -84,16 +79,18 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
     }
 
     const info = workflowInfo();
-    if (pending.length === 0 && (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS)) {
+    // Between batches nothing is in flight, so waiting requests can move to the next run.
+    const mayCarry = parallel || pending.length === 0;
+    if (mayCarry && (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS)) {
       await condition(allHandlersFinished);
-      if (pending.length === 0) await continueAsNew<typeof inviteBatcherWorkflow>({ pending });
+      if (parallel || pending.length === 0) await continueAsNew<typeof inviteBatcherWorkflow>({ pending });
     }
   }
 }
 
 async function sendBatch(
   batch: InviteRequest[],
-  answer: (request: InviteRequest, outcome: Omit<InviteOutcome, 'requestId'>) => Promise<void>,
+  answer: (answers: Array<[InviteRequest, Omit<InviteOutcome, 'requestId'>]>) => Promise<void>,
 ): Promise<void> {
   // SSO and non-SSO invites cannot share a request.
   for (const sso of [false, true]) {
@@ -105,18 +102,19 @@ async function sendBatch(
       results = await inviteMembers({ invites: requests.map(({ email, role }) => ({ email, role })), sso });
     } catch (err) {
       const failure = describeFailure(err);
-      for (const request of requests) await answer(request, { status: 'failed', failure });
+      await answer(requests.map((request) => [request, { status: 'failed', failure }]));
       continue;
     }
 
-    for (const request of requests) {
-      const result = results[request.email];
-      if (!result || result.failure || !result.gitbookUserId) {
-        const failure = result?.failure ?? { type: 'GITBOOK_INVITE_UNRESOLVED', message: 'no result for this email' };
-        await answer(request, { status: 'failed', failure });
-      } else {
-        await answer(request, { status: 'invited', gitbookUserId: result.gitbookUserId, created: result.created });
-      }
-    }
+    await answer(
+      requests.map((request): [InviteRequest, Omit<InviteOutcome, 'requestId'>] => {
+        const result = results[request.email];
+        if (!result || result.failure || !result.gitbookUserId) {
+          const failure = result?.failure ?? { type: 'GITBOOK_INVITE_UNRESOLVED', message: 'no result for this email' };
+          return [request, { status: 'failed', failure }];
+        }
+        return [request, { status: 'invited', gitbookUserId: result.gitbookUserId, created: result.created }];
+      }),
+    );
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { ActualState, DesiredState, PlannedStep } from './api';
 import { GITBOOK_ROLES, type GitBookRole } from './events';
+import type { BatchSettings } from './batching';
 import { ownEntry } from './state';
 
 /**
@@ -21,7 +22,11 @@ export interface MappingSnapshot {
   /** The removal circuit breaker's settings; undefined when it is off. */
   removalBreaker?: RemovalBreakerSettings;
   /** Invite batching settings; undefined when each invite is its own request. */
-  inviteBatching?: { maxBatchSize: number; maxWaitMs: number };
+  inviteBatching?: BatchSettings;
+  /** Team batching settings; undefined when each person's team change is its own request. */
+  teamBatching?: BatchSettings;
+  /** Quiet time before a step that takes something away; undefined or 0: none (older workers). */
+  settleMs?: number;
 }
 
 /**
@@ -43,6 +48,8 @@ export interface OnboardInput {
   teamIds: string[];
   /** Send the invite through the organization's invite batcher. */
   batched?: boolean;
+  /** Send the team changes through the organization's team batcher. */
+  teamBatched?: boolean;
 }
 
 export interface OnboardResult {
@@ -83,6 +90,8 @@ export interface UpdateTeamsInput {
   gitbookUserId?: string;
   email: string;
   changes: TeamChange[];
+  /** Send the changes through the organization's team batcher. */
+  teamBatched?: boolean;
 }
 
 export interface UpdateTeamsResult {
@@ -176,6 +185,7 @@ export function planSteps(
             sso: mapping.sso,
             teamIds,
             ...(mapping.inviteBatching ? { batched: true } : {}),
+            ...(mapping.teamBatching ? { teamBatched: true } : {}),
             ...otherAddresses(actual, email),
           },
         },
@@ -201,7 +211,7 @@ export function planSteps(
       kind: 'update-teams',
       key: 'teams',
       description: changes.map((change) => `${change.action} ${change.teamId}`).join(', '),
-      input: { gitbookUserId: actual.gitbookUserId, email, changes },
+      input: { gitbookUserId: actual.gitbookUserId, email, changes, ...(mapping.teamBatching ? { teamBatched: true } : {}) },
     });
   }
   return { steps };
@@ -222,6 +232,16 @@ function teamChanges(desired: DesiredState, actual: ActualState, mapping: Mappin
     if (!wanted.has(teamId) && known !== 'out') changes.push({ teamId, action: 'remove' });
   }
   return changes;
+}
+
+/**
+ * Whether the step takes something away from a member: a lower role, or leaving a team. Such steps
+ * wait for the person's events to settle (`settleMs`), since the matching add may be on its way.
+ */
+export function takesAway(step: Step, actual: ActualState): boolean {
+  if (step.kind === 'set-role') return actual.role !== undefined && rank(step.input.role) < rank(actual.role);
+  if (step.kind === 'update-teams') return step.input.changes.some((change) => change.action === 'remove');
+  return false;
 }
 
 function rank(role: GitBookRole): number {

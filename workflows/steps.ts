@@ -5,13 +5,8 @@
  */
 import {
   ApplicationFailure,
-  CancellationScope,
-  condition,
-  getExternalWorkflowHandle,
-  isCancellation,
   log,
   proxyActivities,
-  setHandler,
   sleep,
   uuid4,
   workflowInfo,
@@ -21,9 +16,18 @@ import type { GuardActivities } from '../activities/guard';
 import {
   INVITE_BATCHER_WORKFLOW_ID,
   inviteOutcomeSignal,
+  inviteRequestSignal,
   inviteWithdrawSignal,
+  TEAM_BATCHER_WORKFLOW_ID,
+  teamChangeOutcomeSignal,
+  teamChangeRequestSignal,
+  teamChangeWithdrawSignal,
   type InviteOutcome,
+  type InviteRequest,
+  type TeamChangeOutcome,
+  type TeamChangeRequest,
 } from './api';
+import { askBatcher } from './batching';
 import type {
   OffboardInput,
   OffboardResult,
@@ -40,10 +44,7 @@ import { GITBOOK_ACTIVITY_OPTIONS } from './policies';
 import { permanentFailureOf, type StepFailure } from './failures';
 
 const gitbook = proxyActivities<GitBookActivities>(GITBOOK_ACTIVITY_OPTIONS);
-const { requestInvite } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIONS);
-
-/** How long a cancelled step waits for the batcher to confirm whether its invite went out. */
-const WITHDRAW_CONFIRMATION_TIMEOUT = '5 minutes';
+const { requestInvite, requestTeamChange } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIONS);
 
 /** Invites the person, then adds them to their teams. A team that refuses does not undo the invite. */
 export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardResult & { failures: StepFailure[] }> {
@@ -60,7 +61,10 @@ export async function onboardUserWorkflow(input: OnboardInput): Promise<OnboardR
   log.info('invited', { teams: input.teamIds.length });
 
   const changes: TeamChange[] = input.teamIds.map((teamId) => ({ teamId, action: 'add' }));
-  const { applied, failures } = await applyTeamChanges(gitbookUserId, changes);
+  const { applied, failures } =
+    input.teamBatched && changes.length > 0
+      ? await teamChangesThroughBatcher(gitbookUserId, changes)
+      : await applyTeamChanges(gitbookUserId, changes);
   return { gitbookUserId, teamIds: applied.map((change) => change.teamId), roleApplied: created, failures };
 }
 
@@ -124,42 +128,26 @@ export async function setUserRoleWorkflow(input: SetRoleInput): Promise<SetRoleR
 /** Adds the person to and removes them from teams: one net change per team. */
 export async function updateUserTeamsWorkflow(input: UpdateTeamsInput): Promise<UpdateTeamsResult & { failures: StepFailure[] }> {
   const member = input.gitbookUserId ?? input.email;
-  const { applied, failures } = await applyTeamChanges(member, input.changes);
+  const { applied, failures } = input.teamBatched
+    ? await teamChangesThroughBatcher(member, input.changes)
+    : await applyTeamChanges(member, input.changes);
   return { gitbookUserId: input.gitbookUserId, applied, failures };
 }
 
 /**
- * Hands the invite to the organization's batcher and waits for its outcome. If this step is
- * cancelled meanwhile, it withdraws the request and waits for the batcher to say whether the invite
- * had already gone out, so the user's workflow never mistakes a sent invite for an unsent one.
+ * Hands the invite to the organization's invite batcher and waits for its outcome (a cancelled step
+ * withdraws it first: see `askBatcher`).
  */
 async function inviteThroughBatcher(input: OnboardInput): Promise<{ gitbookUserId: string; created: boolean }> {
   for (let attempt = 1; ; attempt++) {
-    const requestId = uuid4();
-    let outcome: InviteOutcome | undefined;
-    setHandler(inviteOutcomeSignal, (answer) => {
-      if (answer.requestId === requestId) outcome = answer;
+    const result = await askBatcher<InviteRequest, InviteOutcome>({
+      batcherBaseId: INVITE_BATCHER_WORKFLOW_ID,
+      request: { requestId: uuid4(), workflowId: workflowInfo().workflowId, email: input.email, role: input.role, sso: input.sso },
+      requestSignal: inviteRequestSignal,
+      withdrawSignal: inviteWithdrawSignal,
+      outcomeSignal: inviteOutcomeSignal,
+      startBatcher: requestInvite,
     });
-
-    const { workflowId } = workflowInfo();
-    // Once asked, the batcher may send the invite: the request itself must not be cut short, or a
-    // cancellation could land between the batcher getting it and this step knowing it did.
-    await CancellationScope.nonCancellable(() =>
-      requestInvite({ requestId, workflowId, email: input.email, role: input.role, sso: input.sso }),
-    );
-    try {
-      await condition(() => outcome !== undefined);
-    } catch (err) {
-      if (!isCancellation(err)) throw err;
-      await CancellationScope.nonCancellable(async () => {
-        await getExternalWorkflowHandle(INVITE_BATCHER_WORKFLOW_ID).signal(inviteWithdrawSignal, { requestId });
-        await condition(() => outcome !== undefined, WITHDRAW_CONFIRMATION_TIMEOUT);
-      });
-      log.info('invite withdrawn', { outcome: outcome?.status ?? 'unconfirmed' });
-      throw err;
-    }
-
-    const result = outcome!;
     if (result.status === 'invited' && result.gitbookUserId) {
       return { gitbookUserId: result.gitbookUserId, created: result.created ?? false };
     }
@@ -171,6 +159,20 @@ async function inviteThroughBatcher(input: OnboardInput): Promise<{ gitbookUserI
     }
     throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true });
   }
+}
+
+/** Hands the person's team changes to the team batcher; returns what GitBook took and refused. */
+async function teamChangesThroughBatcher(member: string, changes: TeamChange[]) {
+  const outcome = await askBatcher<TeamChangeRequest, TeamChangeOutcome>({
+    batcherBaseId: TEAM_BATCHER_WORKFLOW_ID,
+    request: { requestId: uuid4(), workflowId: workflowInfo().workflowId, member, changes },
+    requestSignal: teamChangeRequestSignal,
+    withdrawSignal: teamChangeWithdrawSignal,
+    outcomeSignal: teamChangeOutcomeSignal,
+    startBatcher: requestTeamChange,
+  });
+  const failures: StepFailure[] = outcome.failures.map(({ teamId, type, message }) => ({ key: teamFailureKey(teamId), type, message }));
+  return { applied: outcome.applied, failures };
 }
 
 async function findMemberId(email: string | undefined): Promise<string | undefined> {

@@ -47,7 +47,7 @@ import {
 } from './api';
 import { describeIssues, directoryEventSchema, directoryUserIdSchema, type DirectoryEvent } from './events';
 import { describeFailure, permanentFailureOf, type StepFailure } from './failures';
-import { planSteps, type MappingSnapshot, type Step } from './planner';
+import { planSteps, takesAway, type MappingSnapshot, type Step } from './planner';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS, SEEN_EVENT_IDS_LIMIT, STEP_HISTORY_LIMIT } from './policies';
 import { applyDirectoryEvent, emptyDesiredState } from './state';
 import { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateUserTeamsWorkflow } from './steps';
@@ -108,6 +108,10 @@ class UserSync {
   private lastError?: UserSyncStatus['lastError'];
   /** The first invalid event of a run that has applied nothing: a hand-started run with bad JSON. */
   private rejectedFirstEvent?: string;
+  /** Workflow time of the last event that changed the desired state. */
+  private lastChangeAt = 0;
+  /** When the step now planned was first held back to let events settle. */
+  private settlingSince?: number;
 
   constructor(
     private readonly userId: string,
@@ -151,6 +155,7 @@ class UserSync {
     if (!changed) return;
 
     this.dirty = true;
+    this.lastChangeAt = Date.now();
     this.failedKeys.clear();
     this.supersedeRunningStep(event);
   }
@@ -206,8 +211,10 @@ class UserSync {
       this.pending = plan.steps.map((step) => this.planned(step));
       const next = plan.steps[0];
       this.waitingFor = plan.waitingFor;
+      if (next && (await this.settling(next))) continue;
       if (next && !(await this.mayRun(next))) continue;
       if (next) {
+        this.settlingSince = undefined;
         await this.runStep(next);
         continue;
       }
@@ -228,6 +235,23 @@ class UserSync {
       }
       await condition(() => wake() || workflowInfo().continueAsNewSuggested);
     }
+  }
+
+  /**
+   * Before taking something away (a lower role, leaving a team), wait until the person's events have
+   * been quiet for `settleMs`: a move between groups often arrives as remove-then-add. Waits at most
+   * ten quiet periods in all, so a directory that never settles still gets its changes. Returns true
+   * when it waited (plan again).
+   */
+  private async settling(step: Step): Promise<boolean> {
+    const settleMs = this.mapping?.settleMs ?? 0;
+    if (settleMs <= 0 || !takesAway(step, this.actual)) return false;
+    const now = Date.now();
+    this.settlingSince ??= now;
+    const wait = Math.min(this.lastChangeAt + settleMs, this.settlingSince + 10 * settleMs) - now;
+    if (wait <= 0) return false;
+    await condition(() => this.dirty || this.cancelRequest !== undefined, wait);
+    return true;
   }
 
   /**

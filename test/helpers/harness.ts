@@ -45,6 +45,10 @@ export const TEST_SYNC_CONFIG: SyncConfig = parseSyncConfig({
   retainAfterOffboardHours: 0,
   // Test files share one sandbox organization; the breaker has its own test (removal-breaker.test.ts).
   removalBreaker: { enabled: false },
+  // One request per person, so tests can read GitBook's calls per person; batching (the product's
+  // default) has its own tests (batching.test.ts) and runs under the convergence property.
+  inviteBatching: { enabled: false },
+  teamBatching: { enabled: false },
   groups: [
     { group: 'engineering', teams: ['team_engineering'], role: 'edit' },
     { group: 'design', teams: ['team_design'] },

@@ -34,13 +34,14 @@ export const MODEL_OWNER_EMAIL = 'owner@example.com';
  * themselves), and offboarded workflows stay open for an hour so a late redelivery is recognised.
  * `inviteBatching` sends invites through the organization's invite batcher.
  */
-export function modelSyncConfig(options: { inviteBatching?: boolean } = {}): SyncConfig {
+export function modelSyncConfig(options: { batching?: boolean } = {}): SyncConfig {
   return parseSyncConfig({
     defaultRole: MODEL_DEFAULT_ROLE,
     sso: false,
     retainAfterOffboardHours: 1,
     removalBreaker: { enabled: false },
-    ...(options.inviteBatching ? { inviteBatching: { enabled: true, maxWaitMs: 200 } } : {}),
+    // Batching on is the product's default; off sends each person's call on its own.
+    ...(options.batching === false ? { inviteBatching: { enabled: false }, teamBatching: { enabled: false } } : {}),
     groups: MODEL_GROUPS.map((group) => ({
       group: group.id,
       teams: [...group.teams],
