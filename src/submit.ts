@@ -63,23 +63,43 @@ export const DIRECT_SUBMIT_LIMIT = 20;
 
 /**
  * Hands a delivery to Temporal the fastest durable way: a few events go straight to their users'
- * workflows; a larger batch is held in one call by a `deliveryWorkflow` that fans it out. Its id
- * comes from the event ids, so a redelivery of the same batch while it runs is recognised.
+ * workflows; a larger batch is held in one call by a `deliveryWorkflow` that fans it out.
  */
 export async function handOffDirectoryEvents(client: Client, taskQueue: string, events: DirectoryEvent[]): Promise<void> {
   if (events.length <= DIRECT_SUBMIT_LIMIT) {
     await submitDirectoryEvents(client, taskQueue, events);
     return;
   }
+  await startDeliveryWorkflow(client, taskQueue, events);
+}
 
+/**
+ * The id of the `deliveryWorkflow` holding `events`: a hash of their ids in order, so the same
+ * batch handed over again while its workflow runs is recognised rather than held twice.
+ */
+export function deliveryWorkflowId(events: readonly DirectoryEvent[]): string {
   const digest = createHash('sha256');
   for (const event of events) digest.update(event.id).update('\n');
+  return `gitbook-delivery-${digest.digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Holds `events` with one call to Temporal: the start of a `deliveryWorkflow` that hands each to its
+ * user's workflow, in order per user. Resolves once Temporal holds the workflow, also when one with
+ * the same id (the same events) is already running.
+ */
+export async function startDeliveryWorkflow(
+  client: Client,
+  taskQueue: string,
+  events: DirectoryEvent[],
+  options: { summary?: string } = {},
+): Promise<void> {
   try {
     await client.workflow.start(deliveryWorkflow, {
-      workflowId: `gitbook-delivery-${digest.digest('hex').slice(0, 32)}`,
+      workflowId: deliveryWorkflowId(events),
       taskQueue,
       args: [{ events }],
-      staticSummary: `Directory delivery of ${events.length} events`,
+      staticSummary: options.summary ?? `Directory delivery of ${events.length} events`,
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -14,6 +16,7 @@ import { request } from 'undici';
 import { statusQuery, userWorkflowId, type UserSyncStatus } from '../workflows/api';
 import { parseSyncConfig } from '../src/mapping';
 import { startReceiver, type RunningReceiver } from '../src/receiver';
+import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { eventually, startSyncStack, startTestEnvironment, TEST_SYNC_CONFIG, type SyncStack } from './helpers/harness';
 
 const SECRET = 'hook-secret-for-tests-9f2c4e';
@@ -449,6 +452,146 @@ describe('hook receiver', () => {
     expect(text).toMatch(/gitbook_sync_hook_response_seconds_bucket\{le="3",route="\/hooks\/okta"\} \d+/);
   });
 });
+
+describe('hook receiver under concurrent deliveries (group commit)', () => {
+  /** The generic events of one delivery: `count` (1-5) changes to one new person, in order. */
+  function changesOf(tag: string, index: number, count: number) {
+    const user = { id: `00ugc${tag}${index}`, email: `gc.${tag}.${index}@example.com` };
+    const changes = [
+      { type: 'user.created', user: { ...user, name: `Person ${index}` } },
+      { type: 'group.user_added', user, group: { id: 'engineering' } },
+      { type: 'group.user_added', user, group: { id: 'design' } },
+      { type: 'group.user_added', user, group: { id: 'admins' } },
+      { type: 'user.updated', user: { ...user, name: `Person ${index} (renamed)` } },
+    ];
+    const at = Date.now();
+    return changes.slice(0, count).map((change, order) => ({
+      id: `gc-${tag}-${index}-${order}`,
+      occurredAt: new Date(at + order).toISOString(),
+      ...change,
+    }));
+  }
+
+  it('acknowledges 100 concurrent deliveries with far fewer Temporal calls than events, all applied', async () => {
+    const tag = newTag();
+    const deliveries = Array.from({ length: 100 }, (_, index) => changesOf(tag, index, 1 + (index % 5)));
+    const events = deliveries.reduce((sum, changes) => sum + changes.length, 0);
+    const busy = await startReceiver({
+      client: env.client,
+      taskQueue: stack.taskQueue,
+      syncConfig,
+      secret: SECRET,
+      logger: false,
+    });
+    const since = new Date(Date.now() - 1_000).toISOString();
+
+    try {
+      const startedAt = Date.now();
+      const answers = await Promise.all(
+        deliveries.map(async (changes) => {
+          const answer = await send('POST', '/hooks/directory', { url: busy.url, body: { events: changes } });
+          return { ...answer, elapsedMs: Date.now() - startedAt };
+        }),
+      );
+      const metrics = await readMetrics(busy.url);
+
+      expect(answers.map((answer) => answer.status)).toEqual(deliveries.map(() => 200));
+      answers.forEach((answer, index) => {
+        expect(answer.body).toMatchObject({ received: deliveries[index]!.length, accepted: deliveries[index]!.length });
+      });
+      expect(Math.max(...answers.map((answer) => answer.elapsedMs))).toBeLessThan(3_000);
+
+      // One call per group; a delivery alone makes one signal-with-start per event.
+      const groups = metrics('gitbook_sync_hook_handoff_deliveries_count{path="group"}');
+      const groupedDeliveries = metrics('gitbook_sync_hook_handoff_deliveries_sum{path="group"}');
+      const aloneDeliveries = metrics('gitbook_sync_hook_handoff_deliveries_sum{path="alone"}');
+      const temporalCalls = groups + metrics('gitbook_sync_hook_handoff_events_sum{path="alone"}');
+      console.log(
+        `group commit: ${deliveries.length} deliveries, ${events} events, ${temporalCalls} Temporal calls ` +
+          `(${groups} groups of ${groupedDeliveries} deliveries, ${aloneDeliveries} deliveries alone)`,
+      );
+      expect(groupedDeliveries + aloneDeliveries).toBe(deliveries.length);
+      expect(groupedDeliveries).toBeGreaterThan(groups);
+      expect(temporalCalls).toBeLessThan(events / 3);
+      const query =
+        `WorkflowType = 'deliveryWorkflow' AND TaskQueue = '${stack.taskQueue}' AND StartTime >= '${since}'`;
+      await eventually(async () => {
+        let runs = 0;
+        for await (const _run of env.client.workflow.list({ query })) runs++;
+        return runs === groups ? true : undefined;
+      });
+
+      // Every person's workflow applied each of their events, and each person was invited.
+      await eventually(async () => {
+        for (const changes of deliveries) {
+          const { user } = changes[0]!;
+          if ((await status(user.id)).eventsApplied !== changes.length || !memberByEmail(user.email)) return undefined;
+        }
+        return true;
+      }, 90_000);
+    } finally {
+      await busy.close();
+    }
+  }, 150_000);
+
+  it('answers 503 to every delivery of a group whose hand-off fails, acknowledging none', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'receiver-temporal-'));
+    const ports = { port: await unusedPort(), uiPort: await unusedPort() };
+    let server: DevServer | undefined = await startDevServer({
+      cliPath: process.env.TEMPORAL_CLI_PATH!,
+      dataDir,
+      ip: '127.0.0.1',
+      ...ports,
+    });
+    const connection = await Connection.connect({ address: server.address });
+    // One hand-off at a time, so the deliveries that arrive during the first are one group.
+    const hooks = await startReceiver({
+      client: new Client({ connection }),
+      taskQueue: `group-fails-${randomUUID()}`,
+      syncConfig,
+      secret: SECRET,
+      logger: false,
+      maxConcurrentHandoffs: 1,
+    });
+    const postTo = (delivery: OktaDelivery) => send('POST', '/hooks/okta', { url: hooks.url, body: delivery });
+
+    try {
+      expect((await postTo(okta('user-create', newTag()))).status).toBe(200);
+      await server.stop();
+      server = undefined;
+
+      // The first call retries until its deadline (the SDK retries an unreachable server), so the
+      // ten deliveries that arrive a second later wait for it, then go as one group.
+      const first = postTo(okta('user-create', newTag()));
+      await new Promise((elapsed) => setTimeout(elapsed, 1_000));
+      const grouped = Array.from({ length: 10 }, () => postTo(okta('group-membership-add', newTag())));
+      const answers = await Promise.all([first, ...grouped]);
+      const metrics = await readMetrics(hooks.url);
+
+      expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 503));
+      expect(answers.every((answer) => answer.headers['retry-after'] === '5')).toBe(true);
+      expect(answers.every((answer) => answer.body.error.code === 'TEMPORAL_UNAVAILABLE')).toBe(true);
+      expect(metrics('gitbook_sync_hook_handoff_deliveries_count{path="group"}')).toBe(1);
+      expect(metrics('gitbook_sync_hook_handoff_deliveries_sum{path="group"}')).toBe(10);
+      const refused = (reason: string) => metrics(`gitbook_sync_hook_handoff_refusals_total{reason="${reason}"}`);
+      expect(refused('timeout') + refused('failed')).toBe(11);
+    } finally {
+      await hooks.close();
+      await connection.close();
+      await server?.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+/** The receiver's metrics, read once: a function from `name{labels}` to its value (0 when absent). */
+async function readMetrics(url: string): Promise<(series: string) => number> {
+  const text = await (await request(`${url}/metrics`)).body.text();
+  return (series) => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
+}
 
 /** A 127.0.0.1 port nothing listens on (bound, read, released). */
 async function unusedPort(): Promise<number> {

@@ -50,11 +50,12 @@ export class HookRequestError extends Error {
 }
 
 /**
- * Events could not be handed to Temporal in time, or at all. The receiver answers 503 with
- * `Retry-After`; events already held are recognised as redeliveries when the IdP retries.
+ * Events could not be handed to Temporal in time, or at all, or the receiver had too many waiting
+ * already (`HANDOFF_QUEUE_FULL`, refused at once). The receiver answers 503 with `Retry-After`;
+ * events already held are recognised as redeliveries when the IdP retries.
  */
 export class HandoffError extends Error {
-  readonly code: 'HANDOFF_TIMEOUT' | 'HANDOFF_FAILED';
+  readonly code: 'HANDOFF_TIMEOUT' | 'HANDOFF_FAILED' | 'HANDOFF_QUEUE_FULL';
   readonly timeoutMs?: number;
 
   constructor(code: HandoffError['code'], message: string, options: { timeoutMs?: number; cause?: unknown } = {}) {

@@ -37,4 +37,16 @@ export {
   type FieldIssue,
 } from './errors';
 export type { SubmitEvents } from './handoff';
+export {
+  DEFAULT_MAX_CONCURRENT_HANDOFFS,
+  DEFAULT_MAX_GROUP_BYTES,
+  DEFAULT_MAX_GROUP_EVENTS,
+  DEFAULT_MAX_QUEUED_EVENTS,
+  GroupCommit,
+  MAX_GROUP_EVENTS,
+  type CommitEvents,
+  type GroupCommitOptions,
+  type HandoffPath,
+  type HandoffRecord,
+} from './group-commit';
 export { OKTA_EVENT_KINDS, OKTA_EVENT_TYPES, OKTA_SOURCE, mapOktaEvent, parseOktaDelivery } from './okta';

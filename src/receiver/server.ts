@@ -16,12 +16,21 @@ import Fastify, {
 } from 'fastify';
 import { createLogger, type Logger } from '../logger';
 import type { SyncConfig } from '../mapping';
-import { handOffDirectoryEvents } from '../submit';
+import type { DirectoryEvent } from '../../workflows/events';
+import { handOffDirectoryEvents, startDeliveryWorkflow } from '../submit';
 import { isAuthorized } from './auth';
 import { collectBatch, type EventOutcome } from './batch';
 import { directoryEventIdField, mapDirectoryHookEvent, parseDirectoryDelivery } from './directory';
-import { HookRequestError, ReceiverConfigError, ReceiverErrorCode, errorAnswer, type ErrorAnswer } from './errors';
-import { handOff, track, withTimeout, type SubmitEvents } from './handoff';
+import {
+  HandoffError,
+  HookRequestError,
+  ReceiverConfigError,
+  ReceiverErrorCode,
+  errorAnswer,
+  type ErrorAnswer,
+} from './errors';
+import { GroupCommit, type CommitEvents } from './group-commit';
+import { track, withTimeout, type SubmitEvents } from './handoff';
 import { ReceiverMetrics } from './metrics';
 import { mapOktaEvent, oktaEventIdField, parseOktaDelivery } from './okta';
 
@@ -91,8 +100,24 @@ export interface ReceiverOptions {
   closeGraceMs?: number;
   /** A pino logger, or `false` for none. @default a new `receiver` logger from `createLogger` */
   logger?: Logger | false;
-  /** How events reach Temporal. @default `handOffDirectoryEvents(client, taskQueue, events)` */
+  /**
+   * How a delivery's events reach Temporal when it goes alone (nothing else in flight, or one event).
+   * @default `handOffDirectoryEvents(client, taskQueue, events)`
+   */
   submit?: SubmitEvents;
+  /**
+   * How a group of concurrent deliveries reaches Temporal, with one call.
+   * @default `submit` when that is set, else the start of one `deliveryWorkflow` (`startDeliveryWorkflow`)
+   */
+  submitGroup?: SubmitEvents;
+  /** Calls to Temporal in flight at once; deliveries arriving meanwhile wait and are grouped. @default 4 */
+  maxConcurrentHandoffs?: number;
+  /** Events per group (at most 20,000, what `deliveryWorkflow` accepts). @default 2,000 */
+  maxGroupEvents?: number;
+  /** Serialized events per group, under Temporal's 512 KiB payload warning. @default 524,288 */
+  maxGroupBytes?: number;
+  /** Events waiting for a call; a delivery that would exceed it gets 503 at once. @default 8,000 */
+  maxQueuedEvents?: number;
 }
 
 export interface StartReceiverOptions extends ReceiverOptions {
@@ -148,6 +173,32 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
   const closeGraceMs = positiveInteger('closeGraceMs', options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS);
   const { client, taskQueue, syncConfig } = options;
   const submit = options.submit ?? ((events) => handOffDirectoryEvents(client, taskQueue, events));
+  const submitGroup: (events: DirectoryEvent[], deliveries: number) => Promise<unknown> =
+    options.submitGroup ??
+    options.submit ??
+    ((events, deliveries) => {
+      const summary = `Directory deliveries: ${deliveries} received together, ${events.length} events`;
+      return startDeliveryWorkflow(client, taskQueue, events, { summary });
+    });
+
+  // Temporal calls that outlived their request (they end at their deadline) and readiness probes.
+  const inFlight = new Set<Promise<unknown>>();
+  /** A call to Temporal under the hand-off's deadline, tracked until it settles. */
+  const viaTemporal =
+    (submitEvents: (events: DirectoryEvent[], deliveries: number) => Promise<unknown>): CommitEvents =>
+    (events, { deadlineMs, deliveries }) =>
+      track(client.withDeadline(deadlineMs, () => submitEvents(events, deliveries)), inFlight);
+  const metrics = new ReceiverMetrics(() => handoffs.queuedEvents);
+  const handoffs = new GroupCommit({
+    commitAlone: viaTemporal(submit),
+    commitGroup: viaTemporal(submitGroup),
+    timeoutMs: submitTimeoutMs,
+    maxConcurrent: options.maxConcurrentHandoffs,
+    maxGroupEvents: options.maxGroupEvents,
+    maxGroupBytes: options.maxGroupBytes,
+    maxQueuedEvents: options.maxQueuedEvents,
+    onHandoff: (record) => metrics.countHandoff(record),
+  });
 
   const logger = options.logger === false ? undefined : (options.logger ?? createLogger({ name: 'receiver' }));
   const app: FastifyInstance = Fastify({
@@ -164,7 +215,6 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     );
   }
 
-  const metrics = new ReceiverMetrics();
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     if (route !== RECEIVER_ROUTES.okta && route !== RECEIVER_ROUTES.directory) return;
@@ -181,14 +231,14 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
   });
 
   let closing = false;
-  const inFlight = new Set<Promise<unknown>>();
   app.addHook('preClose', async () => {
     closing = true;
   });
-  // Temporal calls that outlived their request end at their deadline; wait for them so the
-  // caller can close the Temporal connection safely after `close()`.
+  // Deliveries still waiting are handed over or answered by their deadline, and Temporal calls that
+  // outlived their request end at theirs; wait for both so the caller can close the Temporal
+  // connection safely after `close()`.
   app.addHook('onClose', async () => {
-    const settled = Promise.allSettled([...inFlight]);
+    const settled = handoffs.idle().then(() => Promise.allSettled([...inFlight]));
     await withTimeout(settled, closeGraceMs, () => new Error('Temporal calls still running')).catch(() => {
       app.log.warn({ calls: inFlight.size }, 'closed with Temporal calls still running');
     });
@@ -246,11 +296,15 @@ export function buildReceiver(options: ReceiverOptions): FastifyInstance {
     }
 
     try {
-      await handOff(events, { client, submit, timeoutMs: submitTimeoutMs, inFlight });
+      await handoffs.submit(events);
     } catch (err) {
       const { deliveryId } = delivery;
       request.log.warn({ route, deliveryId, events: events.length, err }, 'events not handed to Temporal');
-      const message = 'the events could not be handed to Temporal; retry later';
+      if (err instanceof HandoffError) metrics.countRefusedHandoff(err);
+      const message =
+        err instanceof HandoffError && err.code === 'HANDOFF_QUEUE_FULL'
+          ? 'too many events are waiting for Temporal; retry later'
+          : 'the events could not be handed to Temporal; retry later';
       return reply
         .code(503)
         .header('retry-after', String(retryAfterSeconds))
