@@ -5,15 +5,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GitBookSandbox, SandboxCall, SandboxSnapshot } from '../src/sandbox';
 
-/** The GitBook operations the sync makes, named by method and path. */
-export type Operation = 'invite' | 'team' | 'role' | 'remove' | 'list' | 'other';
+/**
+ * The GitBook operations the sync makes, named by method and path: `lookup` is a read of the
+ * organization's members (finding someone by email, counting members), `get` any other read.
+ */
+export type Operation = 'invite' | 'team' | 'role' | 'remove' | 'lookup' | 'get' | 'other';
+
+export const OPERATIONS: readonly Operation[] = ['invite', 'team', 'role', 'lookup', 'remove', 'get', 'other'];
 
 export function operationOf(call: SandboxCall): Operation {
   if (call.method === 'POST' && call.path.endsWith('/invites')) return 'invite';
   if (call.method === 'PUT' && /\/teams\/[^/]+\/members$/.test(call.path)) return 'team';
   if (call.method === 'PATCH' && /\/members\/[^/]+$/.test(call.path)) return 'role';
   if (call.method === 'DELETE') return 'remove';
-  if (call.method === 'GET') return 'list';
+  if (call.method === 'GET' && /\/orgs\/[^/]+\/members(\/[^/]+)?$/.test(call.path)) return 'lookup';
+  if (call.method === 'GET') return 'get';
   return 'other';
 }
 
@@ -26,10 +32,29 @@ export function teamOf(call: SandboxCall): string | undefined {
   return /\/teams\/([^/]+)\/members$/.exec(call.path)?.[1];
 }
 
+/** The people of an invite call, each with the role the call gives them (its own, else the call's). */
+export function invitedPeople(call: SandboxCall): Array<{ email: string; role?: string }> {
+  const body = call.body as { emails?: unknown; role?: unknown } | undefined;
+  const callRole = typeof body?.role === 'string' ? body.role : undefined;
+  if (!Array.isArray(body?.emails)) return [];
+  return body.emails.flatMap((entry: unknown) => {
+    if (typeof entry === 'string') return [{ email: entry, role: callRole }];
+    const { email, role } = (entry ?? {}) as { email?: unknown; role?: unknown };
+    return typeof email === 'string' ? [{ email, role: typeof role === 'string' ? role : callRole }] : [];
+  });
+}
+
 /** The emails of an invite call. */
 export function invitedEmails(call: SandboxCall): string[] {
-  const emails = (call.body as { emails?: unknown } | undefined)?.emails;
-  return Array.isArray(emails) ? emails.filter((email): email is string => typeof email === 'string') : [];
+  return invitedPeople(call).map((person) => person.email);
+}
+
+/** The `add` and `remove` entries of a team PUT. */
+export function teamEntries(call: SandboxCall): { add: string[]; remove: string[] } {
+  const body = call.body as { add?: unknown; remove?: unknown } | undefined;
+  const list = (value: unknown) =>
+    Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : [];
+  return { add: list(body?.add), remove: list(body?.remove) };
 }
 
 /** Counts of a scenario's calls. */
@@ -40,6 +65,10 @@ export interface CallSummary {
   /** Other failures (not 2xx, not 429), and calls that got no answer. */
   otherFailures: number;
   byOperation: Partial<Record<Operation, number>>;
+  /** Successful calls by operation. */
+  successesByOperation: Partial<Record<Operation, number>>;
+  /** What the successful calls carried: people invited, team entries added and removed. */
+  carried: { invitedPeople: number; teamAdds: number; teamRemoves: number };
   firstCallAtMs?: number;
   lastSuccessAtMs?: number;
   /** 429s after the first {@link STEADY_STATE_AFTER_MS} of the scenario's calls: at steady state. */
@@ -71,6 +100,8 @@ export function summarizeCalls(calls: readonly SandboxCall[]): CallSummary {
     rateLimited: 0,
     otherFailures: 0,
     byOperation: {},
+    successesByOperation: {},
+    carried: { invitedPeople: 0, teamAdds: 0, teamRemoves: 0 },
     rateLimitedAtSteadyState: 0,
     secondsWith429: 0,
     busiestSecondCalls: busiestSecond(calls.map((call) => call.receivedAtMs)),
@@ -84,6 +115,13 @@ export function summarizeCalls(calls: readonly SandboxCall[]): CallSummary {
     summary.firstCallAtMs = Math.min(summary.firstCallAtMs ?? Infinity, call.receivedAtMs);
     if (isSuccess(call)) {
       summary.successes++;
+      summary.successesByOperation[operation] = (summary.successesByOperation[operation] ?? 0) + 1;
+      if (operation === 'invite') summary.carried.invitedPeople += invitedPeople(call).length;
+      if (operation === 'team') {
+        const { add, remove } = teamEntries(call);
+        summary.carried.teamAdds += add.length;
+        summary.carried.teamRemoves += remove.length;
+      }
       summary.lastSuccessAtMs = Math.max(summary.lastSuccessAtMs ?? 0, call.receivedAtMs);
     } else if (call.status === 429) {
       summary.rateLimited++;
@@ -95,6 +133,56 @@ export function summarizeCalls(calls: readonly SandboxCall[]): CallSummary {
   }
   summary.secondsWith429 = seconds429.size;
   return summary;
+}
+
+/** People whose organization role changed away and came back, and how often. */
+export interface RoleFlaps {
+  /** People with at least one flap. */
+  people: number;
+  /** Returns to a role held before (A -> B -> A counts one). */
+  flaps: number;
+  /** One person's role sequence, as an example. */
+  example?: string[];
+}
+
+/**
+ * Follows each member's role through the successful calls, in the order GitBook received them (an
+ * invite sets the role it carries, a PATCH the role it names), starting from `before` (member id ->
+ * role) when known, and counts returns to a role held earlier.
+ */
+export function roleFlaps(
+  calls: readonly SandboxCall[],
+  members: ReadonlyArray<{ id: string; email: string }>,
+  before: ReadonlyMap<string, string> = new Map(),
+): RoleFlaps {
+  const idOf = new Map(members.map((member) => [member.email.toLowerCase(), member.id]));
+  const roles = new Map<string, string[]>([...before].map(([id, role]) => [id, [role]]));
+  const set = (id: string | undefined, role: string | undefined) => {
+    if (!id || !role) return;
+    const sequence = roles.get(id) ?? [];
+    if (sequence[sequence.length - 1] !== role) sequence.push(role);
+    roles.set(id, sequence);
+  };
+  const ordered = calls.filter(isSuccess).sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+  for (const call of ordered) {
+    const operation = operationOf(call);
+    if (operation === 'invite') {
+      for (const person of invitedPeople(call)) set(idOf.get(person.email.toLowerCase()), person.role);
+    } else if (operation === 'role') {
+      const id = decodeURIComponent(/\/members\/([^/]+)$/.exec(call.path)?.[1] ?? '');
+      set(id, (call.body as { role?: unknown } | undefined)?.role as string | undefined);
+    }
+  }
+
+  const result: RoleFlaps = { people: 0, flaps: 0 };
+  for (const sequence of roles.values()) {
+    const flaps = sequence.filter((role, index) => sequence.slice(0, Math.max(0, index - 1)).includes(role)).length;
+    if (flaps === 0) continue;
+    result.people++;
+    result.flaps += flaps;
+    result.example ??= sequence;
+  }
+  return result;
 }
 
 /**

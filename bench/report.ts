@@ -7,7 +7,7 @@ import type { BenchResults, ReportInput } from './results';
 import type { DrainResult, LoadStep, MemoryCheckpoint, MemoryResult, ReorgResult, Usage } from './scenarios';
 import { SHIPPED_SYNC_CONFIG, type BenchSettings } from './settings';
 import { formatBytes, formatMs, maximum, percentile, round } from './stats';
-import { callsPerChange, floorOf, verdicts } from './targets';
+import { callsPerChange, floorOf, memoryEnds, memoryShortfall, verdicts } from './targets';
 
 export type { BenchResults, ReportInput } from './results';
 
@@ -40,9 +40,9 @@ export function renderReport(input: ReportInput): string {
     '',
     ...partialNote(settings, results),
     ...runSection(input),
-    ...settingsSection(settings),
-    ...methodSection(),
-    ...targetsSection(results, settings),
+    ...settingsSection(settings, results),
+    ...methodSection(settings),
+    ...targetsSection(results, settings, input.machine.cpuCount),
     ...burstSection(results, settings),
     ...reorgSection(results.reorg, settings),
     ...latencySection(results),
@@ -87,8 +87,13 @@ function runSection({ machine, startedAt, runMs }: ReportInput): string[] {
   ];
 }
 
-function settingsSection(settings: BenchSettings): string[] {
+function settingsSection(settings: BenchSettings, results: BenchResults): string[] {
   const { rateLimit, load, latency, memory } = settings;
+  const batching = (name: string, value: NonNullable<BenchResults['sync']>['inviteBatching']) =>
+    value.enabled
+      ? `\`${name}\` on: up to ${value.maxBatchSize} per call, sent after ${formatMs(value.quietMs)} without a new ` +
+        `one or ${formatMs(value.maxWaitMs)} after the first`
+      : `\`${name}\` off: one call per change`;
   return [
     '### Settings',
     '',
@@ -104,7 +109,7 @@ function settingsSection(settings: BenchSettings): string[] {
     ),
     row(
       'reorganization (`BENCH_REORG`)',
-      `${settings.reorgSize} people, Engineering -> Design (shipped \`config/sync.json\`: both grant role edit)`,
+      `${settings.reorgSize} people, Engineering -> Design`,
     ),
     row(
       'receiver load (`BENCH_LOAD_RPS`, `BENCH_LOAD_SECONDS`, `BENCH_LOAD_MAX_EVENTS`)',
@@ -119,9 +124,33 @@ function settingsSection(settings: BenchSettings): string[] {
       'memory (`BENCH_MEMORY_N`, `BENCH_MEMORY_BUDGET_S`)',
       `${memory.pendingWorkflows} pending workflows, ${formatMs(memory.budgetMs)} budget`,
     ),
+    row(
+      'memory hand-off: activations per call (`BENCH_MEMORY_BATCH`), calls in flight (`BENCH_MEMORY_CONCURRENCY`)',
+      `${memory.batchSize}, ${memory.concurrency}`,
+    ),
+    row(
+      'worker sticky cache (`BENCH_WORKER_CACHE` -> `WORKER_MAX_CACHED_WORKFLOWS`)',
+      `${results.workerCacheSize ?? 'n/a'} workflows` +
+        (settings.workerMaxCachedWorkflows === undefined ? " (the worker's default)" : ''),
+    ),
+    row('worker `NODE_OPTIONS` (`BENCH_WORKER_NODE_OPTIONS`)', settings.workerNodeOptions ?? 'unset'),
+    row(
+      'Temporal dev server SQLite pragmas (`BENCH_SQLITE_PRAGMAS`)',
+      settings.sqlitePragmas.map((pragma) => `\`${pragma}\``).join(', ') || "the CLI's defaults",
+    ),
     row('naive baseline, people in flight (`BENCH_NAIVE_CONCURRENCY`)', settings.naiveConcurrency),
     row('worker and receiver log level (`BENCH_LOG_LEVEL`)', settings.logLevel),
     row('group mapping (`BENCH_SYNC_CONFIG`)', mappingName(settings.syncConfigPath)),
+    ...(results.sync
+      ? [
+          row('invite batching (mapping, defaults applied)', batching('inviteBatching', results.sync.inviteBatching)),
+          row('team batching (mapping, defaults applied)', batching('teamBatching', results.sync.teamBatching)),
+          row(
+            '`settleMs`: a lower role or leaving a team waits for quiet',
+            results.sync.settleMs > 0 ? formatMs(results.sync.settleMs) : 'off',
+          ),
+        ]
+      : []),
     '',
   ];
 }
@@ -132,21 +161,34 @@ function mappingName(path: string | undefined): string {
   return `\`${path}\``;
 }
 
-function methodSection(): string[] {
+function methodSection(settings: BenchSettings): string[] {
+  const pragmas = settings.sqlitePragmas.length
+    ? `; started with \`${settings.sqlitePragmas.map((pragma) => `--sqlite-pragma ${pragma}`).join(' ')}\`, since ` +
+      "the dev server stands in for a Temporal cluster and the run should not wait on this machine's disk for " +
+      'every SQLite transaction'
+    : '';
   return [
     '### How the figures are taken',
     '',
-    '- Everything runs on this machine, on 127.0.0.1: the Temporal CLI dev server, the GitBook sandbox (inside the ' +
-      'benchmark process), and the worker and the hook receiver as their own processes from `dist/` ' +
-      '(`src/worker-main.js`, `src/receiver-main.js`), configured through their usual environment variables.',
+    '- Everything runs on this machine, on 127.0.0.1: the Temporal CLI dev server (SQLite file in a temporary folder' +
+      `${pragmas}), the GitBook sandbox (inside the benchmark process), and the worker and the hook receiver as ` +
+      'their own processes from `dist/` (`src/worker-main.js`, `src/receiver-main.js`), configured through their ' +
+      'usual environment variables.',
     '- Directory changes arrive as Okta Event Hook deliveries (`POST /hooks/okta` with the shared secret), sent one ' +
       'delivery at a time; a 503 is retried after its `Retry-After`.',
     '- **Drain time**: from sending the first delivery to the last successful GitBook call the scenario needed, read ' +
       "from the sandbox's record of calls; the scenario ends once GitBook holds the expected state and 3 s pass " +
       'without a call.',
-    '- **Floor**: the calls strictly needed (one per directory change, as the sync makes them today) divided by the ' +
-      "sandbox's rate limit: the least time the limit allows. With batching, far fewer calls would be needed; the " +
-      'tables say how many.',
+    '- **Floor**: the calls strictly needed divided by the sandbox\'s rate limit: the least time the limit allows. ' +
+      'The needed calls follow the mapping the sync runs with (`BENCH_SYNC_CONFIG`, read by the project\'s own ' +
+      'parser, so its defaults apply): with invite batching on, one `POST /invites` per role per `maxBatchSize` ' +
+      'people; with team batching on, one `PUT /teams/{id}/members` per team per `maxBatchSize` people changed; ' +
+      'a role change only where the person\'s role differs (there is no batch call for roles); with batching off, ' +
+      'one call per change. As context, the tables also give the time one call per change would take at the limit.',
+    '- **GitBook calls by kind** come from the sandbox\'s record: what each successful call carried (people in ' +
+      'an invite, `add` and `remove` entries in a team change). A **role flap** is a person\'s role set away from ' +
+      'a value and back to it within the scenario (A -> B -> A), followed through the invites and `PATCH`es GitBook ' +
+      'accepted, in order.',
     '- **Calls per change**: every GitBook call the scenario caused (429s included) divided by the directory changes ' +
       "delivered. **Steady state** is everything after the first 5 s of a scenario's calls.",
     '- Memory is VmRSS from `/proc/<pid>/status`, sampled every 250 ms, and VmHWM; CPU is user + system time from ' +
@@ -155,10 +197,10 @@ function methodSection(): string[] {
   ];
 }
 
-function targetsSection(results: BenchResults, settings: BenchSettings): string[] {
-  const lines = ['## Targets', '', ...head('target', 'measured', 'verdict', 'by how much')];
-  for (const verdict of verdicts(results, settings)) {
-    lines.push(row(verdict.target, verdict.measured, mark(verdict.met), verdict.by));
+function targetsSection(results: BenchResults, settings: BenchSettings, cores: number): string[] {
+  const lines = ['## Targets', '', ...head('target', 'measured', 'verdict', 'by how much', 'measured reason')];
+  for (const verdict of verdicts(results, settings, cores)) {
+    lines.push(row(verdict.target, verdict.measured, mark(verdict.met), verdict.by, verdict.why ?? ''));
   }
   return [...lines, ''];
 }
@@ -169,24 +211,24 @@ const DRAIN_HEAD = head('figure', 'measured', 'floor / baseline', 'ratio');
 
 /** The rows every drain scenario has: time against the floor, calls, 429s, hand-off, CPU, tasks. */
 function drainRows(result: DrainResult, settings: BenchSettings): string[] {
-  const { calls, delivery } = result;
-  const floorMs = floorOf(result.callsNeeded, settings);
-  const byOperation = Object.entries(calls.byOperation)
-    .map(([operation, count]) => `${count} ${operation}`)
-    .join(', ');
-  const batched = Math.ceil(result.callsNeeded / 100);
+  const { calls, delivery, needed } = result;
+  const floorMs = floorOf(needed.total, settings);
+  const oneEachMs = floorOf(needed.oneCallPerChange, settings);
+  const rate = `${settings.gitbookCallsPerSecond} per s`;
+  const flaps = result.roleFlaps;
   const rows = [
     row(
       'drain time (first delivery to last GitBook call)',
       formatMs(result.drainMs),
-      `floor ${formatMs(floorMs)} (${result.callsNeeded} calls / ${settings.gitbookCallsPerSecond} per s)`,
-      `${round(result.drainMs / floorMs, 2)}x`,
+      `floor ${formatMs(floorMs)} (${needed.total} needed calls / ${rate}); one call per change: ` +
+        `${formatMs(oneEachMs)} (${needed.oneCallPerChange} calls / ${rate})`,
+      `${round(result.drainMs / floorMs, 2)}x the floor; ${round(result.drainMs / oneEachMs, 2)}x one call per change`,
     ),
     row(
       'GitBook calls',
-      `${calls.calls} (${byOperation})`,
-      `needed: ${result.callsNeeded}; with batching (100 per call) about ${batched}`,
-      `${round(calls.calls / result.callsNeeded, 2)}x needed`,
+      `${calls.calls} (${calls.successes} succeeded)`,
+      `needed: ${needed.total} (one call per change: ${needed.oneCallPerChange})`,
+      `${round(calls.calls / needed.total, 2)}x needed`,
     ),
     row(
       '429s received',
@@ -196,7 +238,18 @@ function drainRows(result: DrainResult, settings: BenchSettings): string[] {
       `busiest 1 s span: ${calls.busiestSecondCalls} calls (limit ${settings.rateLimit.limit} per ` +
         `${formatMs(settings.rateLimit.windowMs)}, worker ${settings.workerCallsPerSecond}/s)`,
     ),
-    row('calls per directory change', round(callsPerChange(result), 3), '<= 1; < 0.1 with batching', ''),
+    row(
+      'calls per directory change',
+      round(callsPerChange(result), 3),
+      `<= 1; < 0.1 with batching (needed: ${round(needed.total / result.changes, 3)})`,
+      '',
+    ),
+    row(
+      'role flaps (a role set away and back: A -> B -> A)',
+      `${flaps.people} people, ${flaps.flaps} flaps`,
+      0,
+      flaps.example ? `e.g. ${flaps.example.join(' -> ')}` : '',
+    ),
     row(
       'hand-off: the receiver acknowledged every event after',
       formatMs(result.handoffMs),
@@ -238,6 +291,56 @@ function drainRows(result: DrainResult, settings: BenchSettings): string[] {
     );
   }
   return rows;
+}
+
+/** Per-call figures: `12.5 people`, or `n/a` with no calls. */
+const perCall = (carried: number, calls: number | undefined, unit: string) =>
+  calls ? `${round(carried / calls, 1)} ${unit}` : 'n/a';
+
+/** `1 person`, `3 people`. */
+const people = (count: number) => `${count} ${count === 1 ? 'person' : 'people'}`;
+
+/** The scenario's GitBook calls by kind, what they carried, and what was strictly needed. */
+function callKinds(result: DrainResult): string[] {
+  const { byOperation, successesByOperation: ok, carried } = result.calls;
+  const { needed } = result;
+  const made = (operation: keyof typeof byOperation) => {
+    const all = byOperation[operation] ?? 0;
+    const succeeded = ok[operation] ?? 0;
+    return all === succeeded ? String(all) : `${all} (${succeeded} succeeded)`;
+  };
+  const roleCalls = ok.role ?? 0;
+  const others = (byOperation.get ?? 0) + (byOperation.other ?? 0);
+  return [
+    ...head('call', 'made', 'carried (successful calls)', 'per call', 'strictly needed'),
+    row(
+      'invite `POST /invites`',
+      made('invite'),
+      people(carried.invitedPeople),
+      perCall(carried.invitedPeople, ok.invite, 'people'),
+      needed.invites,
+    ),
+    row(
+      'team change `PUT /teams/{id}/members`',
+      made('team'),
+      `${carried.teamAdds} adds, ${carried.teamRemoves} removes`,
+      perCall(carried.teamAdds + carried.teamRemoves, ok.team, 'entries'),
+      needed.teams,
+    ),
+    row('role `PATCH /members/{id}`', made('role'), people(roleCalls), roleCalls ? '1 person' : 'n/a', needed.roles),
+    row('member lookup `GET /members`', made('lookup'), '', '', 0),
+    row('removal `DELETE /members/{id}`', made('remove'), '', '', 0),
+    ...(others > 0 ? [row('other calls', others, '', '', 0)] : []),
+    row(
+      '**all**',
+      `${result.calls.calls} (${result.calls.rateLimited} 429s)`,
+      `${result.changes} directory changes`,
+      perCall(result.changes, result.calls.calls, 'changes'),
+      needed.total,
+    ),
+    '',
+    `Strictly needed, from the mapping: ${needed.detail.join('; ')}.`,
+  ];
 }
 
 function cpuMsPerChange(result: DrainResult, name: string): number {
@@ -288,10 +391,10 @@ function burstSection(results: BenchResults, settings: BenchSettings): string[] 
   const lines = [`## Burst: ${onboardings} onboardings in ${burst.deliveries} Okta deliveries`, ''];
   if (burst.joinedTeam) {
     lines.push(
-      `${burst.joinedTeam} of the ${onboardings} people also join Engineering (team_engineering, role edit): their ` +
+      `${burst.joinedTeam} of the ${onboardings} people also join Engineering (team_engineering): their ` +
         'delivery carries the activation and, right after it, the group add. So the burst is ' +
-        `${burst.changes} directory changes, each needing one call: an invite per person (with the role) and a team ` +
-        'change per joiner.',
+        `${burst.changes} directory changes: an invite per person (carrying the role) and a team change per joiner, ` +
+        `${burst.needed.total} calls when batched as the mapping allows.`,
       '',
     );
   }
@@ -303,7 +406,7 @@ function burstSection(results: BenchResults, settings: BenchSettings): string[] 
     row(
       'role changes sent after the invite (the invite could carry the role)',
       `${roleCalls}${roleBreakdown(burst.roleCallsByRole)}`,
-      0,
+      burst.needed.roles,
       '',
     ),
   );
@@ -324,7 +427,7 @@ function burstSection(results: BenchResults, settings: BenchSettings): string[] 
       ),
     );
   }
-  return [...lines, ''];
+  return [...lines, '', '### Burst: GitBook calls by kind', '', ...callKinds(burst), ''];
 }
 
 function reorgSection(reorg: ReorgResult | undefined, settings: BenchSettings): string[] {
@@ -335,18 +438,25 @@ function reorgSection(reorg: ReorgResult | undefined, settings: BenchSettings): 
     ...DRAIN_HEAD,
     ...drainRows(reorg, settings),
     row(
-      'role changes sent (both groups grant edit, so none are needed)',
+      reorg.needed.roles === 0
+        ? 'role changes sent (both groups grant the same role, so none are needed)'
+        : 'role changes sent (the groups grant different roles)',
       `${reorg.roleCalls}${roleBreakdown(reorg.roleCallsByRole)}`,
-      0,
+      reorg.needed.roles,
       '',
     ),
+    '',
+    '### Reorganization: GitBook calls by kind',
+    '',
+    ...callKinds(reorg),
     '',
   ];
 }
 
 // ---------------------------------------------------------------------------------------------------
 
-function latencySection({ latency }: BenchResults): string[] {
+function latencySection(results: BenchResults): string[] {
+  const { latency } = results;
   if (!latency) return [];
   return [
     `## End-to-end latency at low load: ${latency.count} single onboardings, ${latency.gapMs} ms apart`,
@@ -355,10 +465,22 @@ function latencySection({ latency }: BenchResults): string[] {
     row('delivery sent -> GitBook receives the invite', ...spread(latency.endToEndMs)),
     row('delivery acknowledged', ...spread(latency.ackMs)),
     '',
-    `GitBook calls: ${latency.calls.calls} for ${latency.count} onboardings, ${latency.calls.rateLimited} 429s. ` +
-      `With ${latency.count} samples, p99 is the second-worst value.`,
+    `GitBook calls: ${latency.calls.calls} for ${latency.count} onboardings (${latency.calls.carried.invitedPeople} ` +
+      `people in ${latency.calls.successesByOperation.invite ?? 0} successful invite calls), ` +
+      `${latency.calls.rateLimited} 429s. With ${latency.count} samples, p99 is the second-worst value.` +
+      batchingWait(results),
     '',
   ];
+}
+
+/** What invite batching adds to a lone onboarding, by design. */
+function batchingWait({ sync }: BenchResults): string {
+  if (!sync?.inviteBatching.enabled) return '';
+  const { quietMs, maxWaitMs } = sync.inviteBatching;
+  return (
+    ` With invite batching on, a lone invite waits ${formatMs(quietMs)} in its batch for company (at most ` +
+    `${formatMs(maxWaitMs)} when more keep coming): that wait is part of these figures by design.`
+  );
 }
 
 function loadSection({ load }: BenchResults): string[] {
@@ -418,25 +540,54 @@ function memoryRows(memory: MemoryResult): MemoryCheckpoint[] {
   return [...rows];
 }
 
-/** What the checkpoints say per cached workflow, and where the cache stops growing. */
+/** What the checkpoints say: 1,000 against the largest N, and what the bounded cache does. */
 function memoryNotes(memory: MemoryResult, results: BenchResults): string[] {
   const notes: string[] = [];
-  const first = memory.checkpoints[0];
-  const last = memory.checkpoints[memory.checkpoints.length - 1];
-  const grownBy = (last?.stickyCacheSize ?? 0) - (first?.stickyCacheSize ?? 0);
-  if (first?.workerRssBytes && last?.workerPeakRssBytes && grownBy > 0) {
-    const perWorkflow = (last.workerPeakRssBytes - first.workerRssBytes) / grownBy;
-    const plateau = first.workerRssBytes + perWorkflow * memory.defaultCacheSize;
-    const full = (last.stickyCacheSize ?? 0) >= memory.defaultCacheSize;
+  const { base, top } = memoryEnds(memory);
+  if (base?.workerPeakRssBytes && top?.workerPeakRssBytes && top !== base) {
+    const ratio = top.workerPeakRssBytes / base.workerPeakRssBytes;
+    const rssRatio = (top.workerRssBytes ?? NaN) / (base.workerRssBytes ?? NaN);
+    const perPerson = ((top.workerRssBytes ?? NaN) - (base.workerRssBytes ?? NaN)) / (top.pending - base.pending);
     notes.push(
-      `The worker grew by about ${round(perWorkflow / 1_048_576, 2)} MiB per cached workflow ` +
-        `(from ${formatBytes(first.workerRssBytes)} idle). Its cache is not set, so the SDK sizes it from the heap ` +
-        `limit: ${memory.defaultCacheSize} workflows on this machine, and each pending person holds two (their ` +
-        'workflow and its onboarding step), so the cache is full at about ' +
-        `${Math.floor(memory.defaultCacheSize / 2)} pending people, with the worker at about ` +
-        `${formatBytes(plateau)}. Beyond that it should stay about flat, because the SDK evicts workflows from the ` +
-        'full cache (an evicted workflow replays its history when its invite answers); ' +
-        (full ? 'the cache was full by the end of this run.' : 'this run did not get that far.'),
+      `**${base.pending} -> ${top.pending} pending**: worker peak RSS ${formatBytes(base.workerPeakRssBytes)} -> ` +
+        `${formatBytes(top.workerPeakRssBytes)}, **${round(ratio, 2)}x**; RSS at those moments ` +
+        `${formatBytes(base.workerRssBytes)} -> ${formatBytes(top.workerRssBytes)} (${round(rssRatio, 2)}x, ` +
+        `${round(perPerson / 1_024, 1)} KiB per extra pending person).`,
+    );
+  } else if (top) {
+    notes.push(`The largest count reached was ${top.pending} pending, short of ${1_000} to compare against.`);
+  }
+
+  const full = (top?.stickyCacheSize ?? 0) >= memory.cacheSize;
+  notes.push(
+    `The worker's sticky cache holds at most ${memory.cacheSize} workflows (\`WORKER_MAX_CACHED_WORKFLOWS\`). Each ` +
+      'pending person has two (their workflow and its onboarding step), so the cache is full from about ' +
+      `${Math.floor(memory.cacheSize / 2)} pending people on; ` +
+      (full ? 'it was full by the end of this run. ' : 'this run did not fill it. ') +
+      'Beyond that the worker evicts the least recently used workflow, and an evicted one replays its history when ' +
+      'its next task comes (here: when its invite is answered).',
+  );
+  if (memory.defaultHeapLimitBytes) {
+    notes.push(
+      `The worker runs with V8's default heap limit, ${formatBytes(memory.defaultHeapLimitBytes)} on this machine, ` +
+        'and V8 collects lazily while far below it: the RSS also holds garbage, such as evicted workflows not yet ' +
+        "collected, so a peak RSS says as much about V8's collection policy as about what the worker keeps. " +
+        '`BENCH_WORKER_NODE_OPTIONS=--max-old-space-size=<MiB>` shows how little it can live with.',
+    );
+  }
+  const tasks = memory.workerTasks;
+  if (tasks) {
+    notes.push(
+      `Over the scenario the worker ran ${tasks.workflowTasks} workflow tasks: cache ${tasks.cacheHits} hits, ` +
+        `${tasks.cacheMisses} misses (replays), ${tasks.forcedEvictions} forced evictions; tasks waited ` +
+        `${formatMs(tasks.avgScheduleToStartMs)} on average in the queue and ran ${formatMs(tasks.avgExecutionMs)}.`,
+    );
+  }
+  if (memory.inviteBatcherHistory !== undefined) {
+    notes.push(
+      "Every waiting invite is a signal in the invite batcher's history, and the batcher continues as new only " +
+        'between sends, while this send retries until GitBook answers: its history had ' +
+        `${memory.inviteBatcherHistory} events at the end.`,
     );
   }
   const burstWorker = results.burst?.usage.worker;
@@ -453,18 +604,33 @@ function memorySection(results: BenchResults): string[] {
   const { memory } = results;
   if (!memory) return [];
   const retries = memory.handOffRetries ? ` (${memory.handOffRetries} hand-off calls failed and were made again)` : '';
+  const { handOff } = memory;
   const lines = [
     '## Worker memory with pending workflows',
     '',
     "The scenarios' worker is stopped and a fresh worker process started on a task queue of its own, so nothing " +
-      'earlier is cached or queued. GitBook is slowed to one call a minute, so every onboarding stays pending (its ' +
-      "invite retries after the reset). Activations are handed to Temporal with the receiver's own hand-off " +
-      '(`submitDirectoryEvents`, 100 events per call, never more than two calls ahead of the workflows the worker ' +
-      'has started) but without its HTTP deadline, so the filling is not slowed by 503s: this scenario is about the ' +
-      `worker. Handed off: ${round(memory.handOffPerSecond, 1)} activations/s${retries}. "Pending" counts onboarding ` +
-      'steps still running; peak RSS is the highest VmRSS sampled (every 250 ms) since the scenario began.',
+      `earlier is cached or queued; its sticky cache is ${memory.cacheSize} workflows, and it runs its own ` +
+      'batchers (they are per task queue). GitBook is left with no call for the next hour (a limit of one an hour, ' +
+      'spent by the benchmark), so every onboarding stays pending: its invite waits in the invite batcher, whose ' +
+      'send is answered 429 and retries after the reset. ' +
+      'Activations are handed to Temporal directly, not as Okta ' +
+      "deliveries through the receiver: with the receiver's own hand-off (`submitDirectoryEvents`, signal-with-start " +
+      `per person), ${handOff.batchSize} activations per call, ${handOff.concurrency} calls in flight, never more ` +
+      `than ${handOff.aheadLimit} ahead of the onboardings the worker has started, and without the receiver's HTTP ` +
+      'deadline, so the filling is not slowed by 503s: this scenario is about the worker. Handed off: ' +
+      `${round(memory.handOffPerSecond, 1)} activations/s${retries}; each of the ${handOff.concurrency} hand-off ` +
+      `lanes waited ${formatMs(memory.waitedForWorkerMs)} on average for the worker to catch up. "Pending" counts ` +
+      'onboarding steps still running; peak RSS is the highest VmRSS sampled (every 250 ms) since the scenario began.',
     '',
-    ...head('time', 'handed off', 'pending', 'worker peak RSS', 'worker RSS', 'workflow cache', 'Temporal RSS'),
+    ...head(
+      'time',
+      'handed off',
+      'pending',
+      'worker peak RSS',
+      'worker RSS',
+      `workflow cache (max ${memory.cacheSize})`,
+      'Temporal RSS',
+    ),
   ];
   for (const point of memoryRows(memory)) {
     lines.push(
@@ -479,12 +645,11 @@ function memorySection(results: BenchResults): string[] {
       ),
     );
   }
-  lines.push('', ...memoryNotes(memory, results), '');
+  lines.push('', ...memoryNotes(memory, results).flatMap((note) => [note, '']));
   if (memory.cutShort) {
-    const reached = memory.checkpoints[memory.checkpoints.length - 1]?.pending ?? 0;
     lines.push(
       `**${memory.target} pending workflows did not fit in the ${formatMs(memory.budgetMs)} budget on this ` +
-        `machine**: the largest measured is ${reached}.`,
+        `machine**: ${memoryShortfall(memory)}.`,
       '',
     );
   }

@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolve } from 'node:path';
 import { createLogger, type Logger } from '../src/logger';
+import { loadSyncConfig } from '../src/mapping';
 import { currentLoad, describeMachine, describeSource, machineBusySeconds } from './machine';
 import { renderReport } from './report';
 import type { BenchResults } from './results';
@@ -60,6 +61,10 @@ function settingsLines(settings: BenchSettings): string {
     ['  events per load delivery', `1-${load.maxEventsPerDelivery}`],
     ['latency', `${latency.count} onboardings, ${latency.gapMs} ms apart`],
     ['memory', `${memory.pendingWorkflows} pending workflows within ${formatMs(memory.budgetMs)}`],
+    ['  hand-off', `${memory.batchSize} activations per call, ${memory.concurrency} calls in flight`],
+    ['worker cache', String(settings.workerMaxCachedWorkflows ?? "the worker's default")],
+    ['dev server SQLite pragmas', settings.sqlitePragmas.join(', ') || "the CLI's defaults"],
+    ['worker NODE_OPTIONS', settings.workerNodeOptions ?? 'unset'],
     ['naive baseline', `${settings.naiveConcurrency} people in flight`],
     ['scenarios', settings.phases.join(', ')],
     ['report', resolve(settings.outFile)],
@@ -105,8 +110,13 @@ async function main(): Promise<number> {
 
   const results: BenchResults = { failures: {} };
   try {
+    // The mapping as the worker reads it (the project's own parser, so its defaults apply).
+    const syncConfig = await loadSyncConfig(settings.syncConfigPath);
+    const { inviteBatching, teamBatching, settleMs } = syncConfig;
+    results.sync = { inviteBatching, teamBatching, settleMs };
     const stack = await startStack(settings, logger, cleanup);
-    const context: ScenarioContext = { settings, stack, logger };
+    results.workerCacheSize = stack.workerCacheSize;
+    const context: ScenarioContext = { settings, stack, logger, syncConfig };
     for (const phase of settings.phases) {
       const phaseStartedMs = Date.now();
       logger.info({ scenario: phase }, 'scenario started');

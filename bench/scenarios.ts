@@ -5,12 +5,24 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
+import { request } from 'undici';
 import type { Logger } from '../src/logger';
-import { loadSyncConfig } from '../src/mapping';
+import type { SyncConfig } from '../src/mapping';
 import { mapOktaEvent } from '../src/receiver';
 import { submitDirectoryEvents } from '../src/submit';
+import { batcherWorkflowId, INVITE_BATCHER_WORKFLOW_ID } from '../workflows/api';
 import { startSandbox, type SandboxCall, type SandboxSnapshot } from '../src/sandbox';
-import { invitedEmails, isSuccess, operationOf, summarizeCalls, waitForGitBook, type CallSummary } from './calls';
+import {
+  invitedEmails,
+  isSuccess,
+  operationOf,
+  roleFlaps,
+  summarizeCalls,
+  waitForGitBook,
+  type CallSummary,
+  type RoleFlaps,
+} from './calls';
+import { neededCalls, roleOf, type NeededCalls } from './floor';
 import { deliverAll, HookSender, type DeliveryRun } from './hooks';
 import { runLoad, type LoadRun } from './load';
 import { runNaiveSync } from './naive';
@@ -25,6 +37,8 @@ export interface ScenarioContext {
   settings: BenchSettings;
   stack: BenchStack;
   logger: Logger;
+  /** The group mapping the worker and receiver run with, as the project parses it. */
+  syncConfig: SyncConfig;
 }
 
 /** CPU time and memory of each process over a scenario. */
@@ -166,8 +180,10 @@ export interface DrainResult {
   /** From the first delivery sent to the last answer from the receiver. */
   handoffMs: number;
   calls: CallSummary;
-  /** The fewest calls the changes need, one GitBook call per change (no batching). */
-  callsNeeded: number;
+  /** The fewest calls the changes need with the batching the sync config sets: the floor's calls. */
+  needed: NeededCalls;
+  /** People whose role changed away and back during the scenario. */
+  roleFlaps: RoleFlaps;
   /** Whether GitBook ended as the directory says. */
   converged: boolean;
   usage: Usage;
@@ -184,7 +200,14 @@ export interface DrainResult {
 function drainResult(
   context: ScenarioContext,
   run: { delivery: DeliveryRun; snapshot: SandboxSnapshot; calls: CallSummary; workerTasks?: WorkerTaskSummary },
-  fields: { changes: number; deliveries: number; callsNeeded: number; converged: boolean; startedMs: number },
+  fields: {
+    changes: number;
+    deliveries: number;
+    needed: NeededCalls;
+    roleFlaps: RoleFlaps;
+    converged: boolean;
+    startedMs: number;
+  },
 ): DrainResult {
   return {
     changes: fields.changes,
@@ -193,7 +216,8 @@ function drainResult(
     drainMs: (run.calls.lastSuccessAtMs ?? NaN) - run.delivery.firstSentAtMs,
     handoffMs: run.delivery.lastAnsweredAtMs - run.delivery.firstSentAtMs,
     calls: run.calls,
-    callsNeeded: fields.callsNeeded,
+    needed: fields.needed,
+    roleFlaps: fields.roleFlaps,
     converged: fields.converged,
     usage: usageBetween(context.stack, fields.startedMs, Date.now()),
     workerTasks: run.workerTasks,
@@ -243,11 +267,22 @@ export async function measureBurst(context: ScenarioContext): Promise<DrainResul
       `${joined(snapshot)} of ${joining.length} in ${FROM_TEAM}`,
   );
 
+  const groupsOf = (index: number) => (joinsEngineering(settings, index) ? [FROM_GROUP] : []);
   const roles = new Map(run.snapshot.members.map((member) => [member.email, member.role]));
   const converged =
-    users.every((user, index) => roles.get(user.email) === (joinsEngineering(settings, index) ? 'edit' : 'read')) &&
+    users.every((user, index) => roles.get(user.email) === roleOf(context.syncConfig, groupsOf(index))) &&
     joined(run.snapshot) === joining.length;
-  const counts = { changes, deliveries: deliveries.length, callsNeeded: changes, converged, startedMs };
+  const counts = {
+    changes,
+    deliveries: deliveries.length,
+    needed: neededCalls(
+      context.syncConfig,
+      users.map((_, index) => ({ after: groupsOf(index) })),
+    ),
+    roleFlaps: roleFlaps(run.snapshot.calls, run.snapshot.members),
+    converged,
+    startedMs,
+  };
   const result = drainResult(context, run, counts);
   return {
     ...result,
@@ -344,7 +379,9 @@ function teamMembers(snapshot: SandboxSnapshot, teamId: string): Set<string> {
 export async function measureReorg(context: ScenarioContext): Promise<ReorgResult> {
   const { settings, stack, logger } = context;
   const people = burstUsers(settings).slice(0, settings.reorgSize);
-  const ids = memberIds(stack.sandbox.state(), people);
+  const before = stack.sandbox.state();
+  const ids = memberIds(before, people);
+  const rolesBefore = new Map(before.members.map((member) => [member.id, member.role as string]));
   if (ids.length !== people.length) throw new Error(`reorg: only ${ids.length} of ${people.length} people are members`);
   const inTeam = (snapshot: SandboxSnapshot, teamId: string) => {
     const members = teamMembers(snapshot, teamId);
@@ -374,16 +411,21 @@ export async function measureReorg(context: ScenarioContext): Promise<ReorgResul
   );
 
   const roles = new Map(run.snapshot.members.map((member) => [member.id, member.role]));
+  const roleAfter = roleOf(context.syncConfig, [TO_GROUP]);
   const converged =
     inTeam(run.snapshot, TO_TEAM) === ids.length &&
     inTeam(run.snapshot, FROM_TEAM) === 0 &&
-    ids.every((id) => roles.get(id) === 'edit');
+    ids.every((id) => roles.get(id) === roleAfter);
   const changes = people.length * 2;
   return {
     ...drainResult(context, run, {
       changes,
       deliveries: deliveries.length,
-      callsNeeded: changes,
+      needed: neededCalls(
+        context.syncConfig,
+        people.map(() => ({ before: [FROM_GROUP], after: [TO_GROUP] })),
+      ),
+      roleFlaps: roleFlaps(run.snapshot.calls, run.snapshot.members, rolesBefore),
       converged,
       startedMs,
     }),
@@ -433,8 +475,21 @@ export interface MemoryResult {
   handOffPerSecond: number;
   /** Hand-off calls that failed (Temporal too busy) and were made again. */
   handOffRetries: number;
-  /** The SDK's default workflow cache size on this machine: the most workflows the worker keeps. */
-  defaultCacheSize: number;
+  /** How the activations were handed off: events per call, calls in flight, most events ahead of the worker. */
+  handOff: { batchSize: number; concurrency: number; aheadLimit: number };
+  /** Time the filling spent waiting for the worker to catch up (the hand-off was ahead by `aheadLimit`). */
+  waitedForWorkerMs: number;
+  /** The worker's sticky cache setting (`WORKER_MAX_CACHED_WORKFLOWS`): the most workflows it keeps. */
+  cacheSize: number;
+  /** The memory worker's workflow tasks and cache over the scenario. */
+  workerTasks?: WorkerTaskSummary;
+  /**
+   * V8's default heap limit for a Node process on this machine, which the worker runs with when
+   * `BENCH_WORKER_NODE_OPTIONS` is unset (undefined otherwise): V8 collects lazily below it.
+   */
+  defaultHeapLimitBytes?: number;
+  /** History length of the invite batcher at the end: every waiting invite is a signal in it. */
+  inviteBatcherHistory?: number;
   usage: Usage;
 }
 
@@ -450,45 +505,57 @@ async function countOnboardings(stack: BenchStack, taskQueue: string, which: 'ru
 
 /**
  * Hands activations to Temporal with the receiver's own hand-off (`submitDirectoryEvents`, events
- * mapped by `mapOktaEvent`), `batchSize` events per call and two calls in flight, without the
- * receiver's HTTP deadline: this scenario measures the worker, and a 503 storm would only slow the
- * filling. `progress.held` counts the events Temporal confirmed.
+ * mapped by `mapOktaEvent`), `batchSize` events per call and `concurrency` calls in flight, without
+ * the receiver's HTTP deadline: this scenario measures the worker, and a 503 storm would only slow
+ * the filling. Never more than `aheadLimit` activations ahead of the onboardings the worker has
+ * started: handing off faster than the worker starts workflows only queues them, and the queue
+ * competes with the worker for the same cores. `progress.held` counts the events Temporal holds.
  */
 async function submitActivations(
   stack: BenchStack,
   users: BenchUser[],
   options: {
     taskQueue: string;
-    syncConfigPath: string;
+    syncConfig: SyncConfig;
     batchSize: number;
+    concurrency: number;
+    aheadLimit: number;
     deadlineMs: number;
-    progress: { held: number; retries: number };
-    /** How many handed-off activations the worker has started on; the filling waits for it. */
-    started: () => Promise<number>;
+    progress: { held: number; retries: number; waitedMs: number };
+    /** How many handed-off activations the worker has started on (read every second). */
+    started: () => number;
   },
 ): Promise<void> {
-  const syncConfig = await loadSyncConfig(options.syncConfigPath);
-  for (const batch of chunk(users, options.batchSize)) {
-    if (Date.now() >= options.deadlineMs) return;
-    const events = batch
-      .map((user, index) => mapOktaEvent(activationEvent(user), index, syncConfig))
-      .flatMap((outcome) => (outcome.kind === 'accepted' ? [outcome.event] : []));
-    // Temporal may be too busy for part of a batch; sending it again is safe (events are
-    // recognised by id), so a batch is retried until it is held or the budget is spent.
-    while (Date.now() < options.deadlineMs) {
-      try {
-        options.progress.held += (await submitDirectoryEvents(stack.client, options.taskQueue, events)).length;
-        break;
-      } catch {
-        options.progress.retries++;
-        await sleep(1_000);
+  const batches = chunk(users, options.batchSize);
+  const { progress } = options;
+  const lane = async () => {
+    for (let batch = batches.shift(); batch; batch = batches.shift()) {
+      // Wait while the worker is behind; this also spaces the lanes out.
+      const waitFrom = Date.now();
+      const behind = () => progress.held - options.started() > options.aheadLimit;
+      while (Date.now() < options.deadlineMs && behind()) await sleep(250);
+      progress.waitedMs += Date.now() - waitFrom;
+      if (Date.now() >= options.deadlineMs) return;
+
+      const events = batch
+        .map((user, index) => mapOktaEvent(activationEvent(user), index, options.syncConfig))
+        .flatMap((outcome) => (outcome.kind === 'accepted' ? [outcome.event] : []));
+      // Temporal may be too busy for part of a batch; sending it again is safe (events are
+      // recognised by id), so a batch is retried until it is held or the budget is spent.
+      while (Date.now() < options.deadlineMs) {
+        try {
+          const held = await submitDirectoryEvents(stack.client, options.taskQueue, events);
+          // Not `progress.held += await ...`: that reads the count before the await, losing other lanes' adds.
+          progress.held += held.length;
+          break;
+        } catch {
+          progress.retries++;
+          await sleep(1_000);
+        }
       }
     }
-    // Keep at most two batches ahead of the worker: handing off faster than the worker starts
-    // workflows only queues them, and the queue competes with the worker for the same two cores.
-    const ahead = async () => options.progress.held - (await options.started());
-    while (Date.now() < options.deadlineMs && (await ahead()) > 2 * options.batchSize) await sleep(500);
-  }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, lane));
 }
 
 /** Below this many pending workflows, a checkpoint is not a fair base for "flat". */
@@ -498,9 +565,30 @@ export const MEMORY_BASE_PENDING = 1_000;
 export const MEMORY_WORKER = 'memory-worker';
 
 /**
+ * Leaves GitBook no call for the next hour: a limit of one call an hour, spent by the benchmark
+ * itself, so every invite is answered 429 and every onboarding stays pending.
+ */
+async function exhaustGitBook(stack: BenchStack): Promise<void> {
+  stack.sandbox.setRateLimit({ limit: 1, windowMs: 3_600_000 });
+  const response = await request(`${stack.sandbox.url}/orgs/${BENCH_ORGANIZATION_ID}/members`, {
+    headers: { authorization: `Bearer ${stack.gitbookToken}` },
+  });
+  await response.body.dump();
+  if (response.statusCode !== 200) throw new Error(`memory: the sandbox answered ${response.statusCode}`);
+}
+
+/** This process's V8 heap limit, when it is the default that the worker gets too. */
+function defaultHeapLimit(settings: BenchSettings): number | undefined {
+  const tuned =
+    settings.workerNodeOptions || process.env.NODE_OPTIONS || process.execArgv.some((arg) => arg.includes('space'));
+  return tuned ? undefined : getHeapStatistics().heap_size_limit;
+}
+
+/**
  * Worker memory with many pending workflows. The scenarios' worker is stopped and a fresh one
- * started on a task queue of its own, so nothing earlier is cached or queued; GitBook is slowed
- * to one call a minute, so every onboarding stays pending; activations are handed to Temporal until
+ * started on a task queue of its own, so nothing earlier is cached or queued; GitBook has no call
+ * left for an hour, so every onboarding stays pending (its invite waits in the batcher, which
+ * retries after the reset); activations are handed to Temporal until
  * `memory.pendingWorkflows` are pending or `memory.budgetMs` has passed, with a checkpoint (pending
  * count, worker RSS, cache size) every 5 s.
  */
@@ -509,36 +597,60 @@ export async function measureMemory(context: ScenarioContext): Promise<MemoryRes
   const target = settings.memory.pendingWorkflows;
 
   await stack.worker.stop(25_000);
+  // The batchers are per task queue: the memory worker's first invite starts its own.
   const taskQueue = `${stack.taskQueue}-memory`;
   const { metricsUrl } = await stack.launchWorker(MEMORY_WORKER, taskQueue);
-  stack.sandbox.setRateLimit({ limit: 1, windowMs: 60_000 });
+  await exhaustGitBook(stack);
+  const metricsBefore = await readWorkerMetrics(metricsUrl);
 
   const startedMs = Date.now();
   const deadlineMs = startedMs + settings.memory.budgetMs;
-  const progress = { held: 0, retries: 0 };
+  const progress = { held: 0, retries: 0, waitedMs: 0 };
   const users = Array.from({ length: target }, (_, index) => benchUser('mem', index));
-  const budget = formatMs(settings.memory.budgetMs);
-  logger.info({ activations: target, budget }, 'memory: handing activations to Temporal');
+  const { batchSize, concurrency } = settings.memory;
+  const aheadLimit = 2 * batchSize * concurrency;
+  logger.info(
+    { activations: target, budget: formatMs(settings.memory.budgetMs), batchSize, concurrency },
+    'memory: handing activations to Temporal',
+  );
+
+  // One reading of the started count for every lane, refreshed in the background.
+  let started = 0;
+  let filled = false;
+  let filledAtMs = deadlineMs;
+  const watchStarted = (async () => {
+    while (!filled) {
+      started = await countOnboardings(stack, taskQueue, 'all').catch(() => started);
+      await sleep(1_000);
+    }
+  })();
   const filling = submitActivations(stack, users, {
     taskQueue,
-    syncConfigPath: settings.syncConfigPath,
-    batchSize: settings.eventsPerDelivery,
+    syncConfig: context.syncConfig,
+    batchSize,
+    concurrency,
+    aheadLimit,
     deadlineMs,
     progress,
-    started: () => countOnboardings(stack, taskQueue, 'all'),
+    started: () => started,
+  }).finally(() => {
+    filled = true;
+    filledAtMs = Date.now();
   });
-  let filled = false;
-  void filling.then(() => (filled = true));
 
   const checkpoints: MemoryCheckpoint[] = [];
   const checkpoint = async () => {
     await stack.sampler.sample();
     const worker = stack.sampler.usage(MEMORY_WORKER, startedMs, Date.now());
+    const atMs = Date.now() - startedMs;
+    const started = await countOnboardings(stack, taskQueue, 'all');
+    const pending = await countOnboardings(stack, taskQueue, 'running');
     const point: MemoryCheckpoint = {
-      atMs: Date.now() - startedMs,
+      atMs,
+      // Read after the counts, so it covers every onboarding they found.
       handedOff: progress.held,
-      started: await countOnboardings(stack, taskQueue, 'all'),
-      pending: await countOnboardings(stack, taskQueue, 'running'),
+      started,
+      pending,
       workerPeakRssBytes: worker?.peakRssBytes,
       workerRssBytes: worker?.endRssBytes,
       temporalRssBytes: stack.sampler.latest('temporal')?.rssBytes,
@@ -557,11 +669,17 @@ export async function measureMemory(context: ScenarioContext): Promise<MemoryRes
     logger.info({ pending: last.pending, handedOff: last.handedOff, workerRss }, 'memory: checkpoint');
   }
   await filling;
+  await watchStarted;
   // A last reading with everything pending.
   await sleep(5_000);
   last = await checkpoint();
 
-  const fillSeconds = (Math.min(Date.now(), deadlineMs) - startedMs) / 1_000;
+  const inviteBatcherHistory = await stack.client.workflow
+    .getHandle(batcherWorkflowId(INVITE_BATCHER_WORKFLOW_ID, taskQueue))
+    .describe()
+    .then((description) => description.historyLength)
+    .catch(() => undefined);
+  const fillSeconds = (Math.min(filledAtMs, deadlineMs) - startedMs) / 1_000;
   return {
     target,
     checkpoints,
@@ -569,19 +687,14 @@ export async function measureMemory(context: ScenarioContext): Promise<MemoryRes
     budgetMs: settings.memory.budgetMs,
     handOffPerSecond: progress.held / fillSeconds,
     handOffRetries: progress.retries,
-    defaultCacheSize: defaultMaxCachedWorkflows(),
+    handOff: { batchSize, concurrency, aheadLimit },
+    waitedForWorkerMs: progress.waitedMs / concurrency,
+    cacheSize: stack.workerCacheSize,
+    defaultHeapLimitBytes: defaultHeapLimit(settings),
+    workerTasks: summarizeWorkerTasks(metricsBefore, await readWorkerMetrics(metricsUrl)),
+    inviteBatcherHistory,
     usage: usageBetween(stack, startedMs, Date.now()),
   };
-}
-
-/**
- * The workflow cache size the SDK picks when `maxCachedWorkflows` is unset (as in our worker), for
- * this machine's default heap limit: the same formula as `@temporalio/worker` 1.24 with its reusable
- * V8 context.
- */
-function defaultMaxCachedWorkflows(): number {
-  const heapMiB = getHeapStatistics().heap_size_limit / 1_048_576;
-  return Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1_024), 10);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 /**
- * The benchmark's settings, read once from `BENCH_*` environment variables. The defaults make a
- * full run take well under ten minutes on a 2-core machine.
+ * The benchmark's settings, read once from `BENCH_*` environment variables. With the defaults a full
+ * run takes about a quarter of an hour on a 2-core machine, most of it the memory scenario filling
+ * the worker with 10,000 pending onboardings (`BENCH_MEMORY_BUDGET_S=180` keeps it to ten minutes,
+ * with fewer pending).
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -39,9 +41,41 @@ const benchEnvSchema = z.object({
   /** End-to-end latency: single onboardings, this far apart. */
   BENCH_LATENCY_COUNT: count(30),
   BENCH_LATENCY_GAP_MS: count(200),
-  /** Pending workflows for the worker-memory scenario, and the time it may take. */
+  /**
+   * Pending workflows for the worker-memory scenario, and the time it may take. Each onboarding
+   * costs the worker and the dev server together about 80 ms of CPU (90 ms and more without the
+   * SQLite pragmas below), so 10,000 need about 400 s of two cores: the budget leaves room for that
+   * on a quiet 2-core machine.
+   */
   BENCH_MEMORY_N: count(10_000),
-  BENCH_MEMORY_BUDGET_S: count(180),
+  BENCH_MEMORY_BUDGET_S: count(600),
+  /** Activations per hand-off call in the memory scenario, and hand-off calls in flight at once. */
+  BENCH_MEMORY_BATCH: z.coerce.number().int().min(1).max(1_000).default(100),
+  BENCH_MEMORY_CONCURRENCY: count(4),
+  /**
+   * The workers' sticky cache (`WORKER_MAX_CACHED_WORKFLOWS`), for every worker the benchmark starts.
+   * @default unset: the worker's own default
+   */
+  BENCH_WORKER_CACHE: z.coerce.number().int().min(0).optional(),
+  /**
+   * `NODE_OPTIONS` for the worker processes. @default `--max-old-space-size=1024`, the heap limit
+   * docs/deploy.md recommends for a worker (set `none` for Node's own default)
+   */
+  BENCH_WORKER_NODE_OPTIONS: z
+    .string()
+    .min(1)
+    .default('--max-old-space-size=1024')
+    .transform((value) => (value === 'none' ? undefined : value)),
+  /**
+   * SQLite pragmas for the Temporal dev server's store (comma-separated `name=value`; empty for the
+   * CLI's defaults). The dev server stands in for a Temporal cluster: waiting on the disk for every
+   * SQLite transaction measures the laptop's disk, not the sync.
+   */
+  BENCH_SQLITE_PRAGMAS: z
+    .string()
+    .default('journal_mode=wal,synchronous=off')
+    .transform((text) => text.split(',').map((pragma) => pragma.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z_]+=[A-Za-z0-9_-]+$/, 'each pragma must read name=value'))),
   /** Calls in flight at once in the naive baseline. */
   BENCH_NAIVE_CONCURRENCY: count(10),
   /** The longest a scenario may wait for GitBook to catch up before the run fails. */
@@ -76,7 +110,19 @@ export interface BenchSettings {
   workerCallsPerSecond: number;
   load: { deliveriesPerSecond: number; durationSeconds: number; maxEventsPerDelivery: number };
   latency: { count: number; gapMs: number };
-  memory: { pendingWorkflows: number; budgetMs: number };
+  memory: {
+    pendingWorkflows: number;
+    budgetMs: number;
+    /** Activations per hand-off call, and calls in flight at once. */
+    batchSize: number;
+    concurrency: number;
+  };
+  /** `WORKER_MAX_CACHED_WORKFLOWS` for the workers; undefined leaves the worker's default. */
+  workerMaxCachedWorkflows?: number;
+  /** `NODE_OPTIONS` for the workers, when set. */
+  workerNodeOptions?: string;
+  /** `--sqlite-pragma` values for the dev server; empty for the CLI's defaults. */
+  sqlitePragmas: string[];
   naiveConcurrency: number;
   phaseTimeoutMs: number;
   phases: BenchPhase[];
@@ -124,7 +170,15 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
       maxEventsPerDelivery: values.BENCH_LOAD_MAX_EVENTS,
     },
     latency: { count: values.BENCH_LATENCY_COUNT, gapMs: values.BENCH_LATENCY_GAP_MS },
-    memory: { pendingWorkflows: values.BENCH_MEMORY_N, budgetMs: values.BENCH_MEMORY_BUDGET_S * 1_000 },
+    memory: {
+      pendingWorkflows: values.BENCH_MEMORY_N,
+      budgetMs: values.BENCH_MEMORY_BUDGET_S * 1_000,
+      batchSize: values.BENCH_MEMORY_BATCH,
+      concurrency: values.BENCH_MEMORY_CONCURRENCY,
+    },
+    workerMaxCachedWorkflows: values.BENCH_WORKER_CACHE,
+    workerNodeOptions: values.BENCH_WORKER_NODE_OPTIONS,
+    sqlitePragmas: values.BENCH_SQLITE_PRAGMAS,
     naiveConcurrency: values.BENCH_NAIVE_CONCURRENCY,
     phaseTimeoutMs: values.BENCH_PHASE_TIMEOUT_S * 1_000,
     phases,

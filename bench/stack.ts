@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { request } from 'undici';
+import { configSchema } from '../src/config';
 import type { Logger } from '../src/logger';
 import { startSandbox, type GitBookSandbox, type SandboxSeed } from '../src/sandbox';
 import { findTemporalCli } from '../src/temporal/cli';
@@ -67,6 +68,8 @@ export interface BenchStack {
   hookSecret: string;
   workerMetricsUrl: string;
   sampler: ProcessSampler;
+  /** The workers' sticky cache size (`WORKER_MAX_CACHED_WORKFLOWS`, as the worker reads it). */
+  workerCacheSize: number;
   /**
    * Starts one more worker process on `taskQueue`, watched by the sampler as `name`, and resolves
    * once it polls. Stopped at cleanup like the others.
@@ -89,7 +92,14 @@ export async function startStack(settings: BenchSettings, logger: Logger, cleanu
   const cliPath = await findTemporalCli({ onProgress: (message) => logger.info(message) });
   const [grpcPort, uiPort] = [await freePort(), await freePort()];
   const dataDir = join(tempDir, 'temporal');
-  const devServer = await startDevServer({ cliPath, dataDir, port: grpcPort, uiPort, logger });
+  const devServer = await startDevServer({
+    cliPath,
+    dataDir,
+    port: grpcPort,
+    uiPort,
+    logger,
+    sqlitePragmas: settings.sqlitePragmas,
+  });
   cleanup.add('Temporal dev server', () => devServer.stop());
   const devServerPid = await findChildPid('start-dev');
   if (devServerPid) sampler.watch('temporal', devServerPid);
@@ -131,6 +141,10 @@ export async function startStack(settings: BenchSettings, logger: Logger, cleanu
         GITBOOK_ORG_ID: BENCH_ORGANIZATION_ID,
         GITBOOK_MAX_CALLS_PER_SECOND: String(settings.workerCallsPerSecond),
         WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+        ...(settings.workerMaxCachedWorkflows !== undefined
+          ? { WORKER_MAX_CACHED_WORKFLOWS: String(settings.workerMaxCachedWorkflows) }
+          : {}),
+        ...(settings.workerNodeOptions ? { NODE_OPTIONS: settings.workerNodeOptions } : {}),
       },
       join(tempDir, `${name}.log`),
     );
@@ -169,8 +183,14 @@ export async function startStack(settings: BenchSettings, logger: Logger, cleanu
     hookSecret,
     workerMetricsUrl: started.metricsUrl,
     sampler,
+    workerCacheSize: workerCacheSize(settings),
     launchWorker,
   };
+}
+
+/** The cache size the workers run with: the benchmark's setting, else the worker's own default. */
+export function workerCacheSize(settings: BenchSettings): number {
+  return settings.workerMaxCachedWorkflows ?? configSchema.shape.WORKER_MAX_CACHED_WORKFLOWS.parse(undefined);
 }
 
 /** Polls `probe` until it holds; fails at once, with the end of the child's log, if the child exits. */

@@ -24,6 +24,11 @@ export interface DevServerOptions {
   codecEndpoint?: string;
   /** How long to wait for the server to answer. @default 60_000 */
   startTimeoutMs?: number;
+  /**
+   * SQLite pragmas for the server's store, each `name=value` (e.g. `journal_mode=wal`), passed as
+   * `--sqlite-pragma`. @default none: the CLI's own settings
+   */
+  sqlitePragmas?: readonly string[];
   logger?: Logger;
 }
 
@@ -61,6 +66,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--log-level',
     'warn',
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+    ...(options.sqlitePragmas ?? []).flatMap((pragma) => ['--sqlite-pragma', pragma]),
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
