@@ -33,7 +33,7 @@ export function createGuardActivities(client: Client) {
     async requestRemoval(request: RemovalRequest): Promise<void> {
       const input: RemovalGuardInput = {};
       await client.workflow.signalWithStart(REMOVAL_GUARD_WORKFLOW_TYPE, {
-        workflowId: REMOVAL_GUARD_WORKFLOW_ID,
+        workflowId: batcherWorkflowId(REMOVAL_GUARD_WORKFLOW_ID, Context.current().info.taskQueue),
         taskQueue: Context.current().info.taskQueue,
         args: [input],
         signal: removalRequestSignal,

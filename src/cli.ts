@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   REMOVAL_GUARD_WORKFLOW_ID,
+  batcherWorkflowId,
   approveRemovalsSignal,
   cancelSignal,
   removalGuardStatusQuery,
@@ -152,8 +153,9 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
     .command('removals')
     .description('show the removal circuit breaker: paused or not, removals held for approval')
     .action(async () => {
-      const { client } = await connect();
-      const status = await client.workflow.getHandle(REMOVAL_GUARD_WORKFLOW_ID).query(removalGuardStatusQuery);
+      const { client, taskQueue } = await connect();
+      const guardId = batcherWorkflowId(REMOVAL_GUARD_WORKFLOW_ID, taskQueue);
+      const status = await client.workflow.getHandle(guardId).query(removalGuardStatusQuery);
       print(JSON.stringify(status, null, 2));
     });
 
@@ -162,9 +164,10 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
     .description('let the held removals through and start a new window (after checking they are right)')
     .requiredOption('--by <name>', 'who approves, for the record')
     .action(async (options: { by: string }) => {
-      const { client } = await connect();
-      await client.workflow.getHandle(REMOVAL_GUARD_WORKFLOW_ID).signal(approveRemovalsSignal, { approvedBy: options.by });
-      print(JSON.stringify({ workflowId: REMOVAL_GUARD_WORKFLOW_ID, signalled: 'approveRemovals' }, null, 2));
+      const { client, taskQueue } = await connect();
+      const guardId = batcherWorkflowId(REMOVAL_GUARD_WORKFLOW_ID, taskQueue);
+      await client.workflow.getHandle(guardId).signal(approveRemovalsSignal, { approvedBy: options.by });
+      print(JSON.stringify({ workflowId: guardId, signalled: 'approveRemovals' }, null, 2));
     });
 
   return program;

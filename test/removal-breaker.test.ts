@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { REMOVAL_GUARD_WORKFLOW_ID, removalGuardStatusQuery, statusQuery, userWorkflowId } from '../workflows/api';
+import { batcherWorkflowId, REMOVAL_GUARD_WORKFLOW_ID, removalGuardStatusQuery, statusQuery, userWorkflowId } from '../workflows/api';
 import type { DirectoryEvent } from '../workflows/events';
 import { parseSyncConfig } from '../src/mapping';
 import { submitDirectoryEvents } from '../src/submit';
@@ -53,7 +53,7 @@ describe('the removal circuit breaker', () => {
       stack.taskQueue,
       users.map((u) => event({ kind: 'user.deactivated', userId: u.id }) as DirectoryEvent),
     );
-    const guard = env.client.workflow.getHandle(REMOVAL_GUARD_WORKFLOW_ID);
+    const guard = env.client.workflow.getHandle(batcherWorkflowId(REMOVAL_GUARD_WORKFLOW_ID, stack.taskQueue));
     const paused = await eventually(async () => {
       const status = await guard.query(removalGuardStatusQuery);
       return status.paused && status.held.length === 3 ? status : undefined;

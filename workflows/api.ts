@@ -156,7 +156,7 @@ export interface UserSyncResult {
   actual: ActualState;
 }
 
-/** Workflow id of the organization's removal circuit breaker (one per namespace and task queue). */
+/** Base workflow id of the organization's removal circuit breaker (one per task queue: see {@link batcherWorkflowId}). */
 export const REMOVAL_GUARD_WORKFLOW_ID = 'gitbook-removal-guard';
 export const REMOVAL_GUARD_WORKFLOW_TYPE = 'removalGuardWorkflow';
 
@@ -207,9 +207,10 @@ export interface RemovalGuardInput {
 }
 
 /**
- * The id of an organization-wide batcher for a task queue: the base id on the default queue, and
- * `<base>:<task queue>` on another, so deployments that share a namespace (one per GitBook
- * organization, each on its own queue) never share a batcher or send through another's worker.
+ * The id of an organization-wide workflow (the batchers, the removal breaker) for a task queue: the
+ * base id on the default queue, and `<base>:<task queue>` on another, so deployments that share a
+ * namespace (one per GitBook organization, each on its own queue) never share one or run theirs on
+ * another's worker.
  */
 export function batcherWorkflowId(baseId: string, taskQueue: string): string {
   return taskQueue === DEFAULT_TASK_QUEUE ? baseId : `${baseId}:${taskQueue}`;
