@@ -125,6 +125,22 @@ export function buildProgram(connect: () => Promise<{ client: Client; taskQueue:
     });
   }
 
+  eventOptions(
+    program
+      .command('move')
+      .description('move a person from one directory group to another, as one change (no role lost on the way)')
+      .addOption(userOption())
+      .requiredOption('--from <group>', 'the group they leave (id or name)')
+      .requiredOption('--to <group>', 'the group they join (id or name)')
+      .option('-e, --email <email>', 'their email address'),
+  ).action(async (options: EventOptions & { from: string; to: string }) => {
+    // Both halves in one hand-off: the person's workflow plans them together (see settleMs).
+    await submit([
+      buildEvent({ kind: 'group.member_removed', userId: options.user, email: options.email, group: { id: options.from, name: options.from } }, options),
+      buildEvent({ kind: 'group.member_added', userId: options.user, email: options.email, group: { id: options.to, name: options.to } }, options, 1),
+    ]);
+  });
+
   program
     .command('status')
     .description("show a user's sync state: GitBook id, teams, pending steps, last error")

@@ -36,9 +36,15 @@ export async function submitDirectoryEvent(client: Client, taskQueue: string, ev
 }
 
 /**
- * Submits a batch: per user in arrival order, users concurrently. Resolves when every event is
- * held by a workflow; rejects on the first failure (the caller answers 503 so the IdP retries, and
- * the events already held are recognised as redeliveries by their ids).
+ * Submits a batch: per user, group events first, the rest in arrival order; users concurrently.
+ * Resolves when every event is held by a workflow; rejects on the first failure (the caller answers
+ * 503 so the IdP retries, and the events already held are recognised as redeliveries by their ids).
+ *
+ * Why group events first: a person's workflow plans on each event it gets, so an activation that
+ * arrives before the same delivery's group additions would be invited with the default role and
+ * promoted a moment later (one call more, and a moment with the wrong role). Each event sets its
+ * own attributes, last writer wins by event time, so the order changes no outcome, only the plans
+ * on the way.
  */
 export async function submitDirectoryEvents(
   client: Client,
@@ -47,9 +53,11 @@ export async function submitDirectoryEvents(
 ): Promise<SubmittedEvent[]> {
   const byUser = new Map<string, DirectoryEvent[]>();
   for (const event of events) byUser.set(event.userId, [...(byUser.get(event.userId) ?? []), event]);
+  const groupsFirst = (event: DirectoryEvent) => (event.kind.startsWith('group.') ? 0 : 1);
 
   const perUser = await Promise.all(
-    [...byUser.values()].map(async (userEvents) => {
+    [...byUser.values()].map(async (arrived) => {
+      const userEvents = [...arrived].sort((a, b) => groupsFirst(a) - groupsFirst(b));
       const submitted: SubmittedEvent[] = [];
       for (const event of userEvents) submitted.push(await submitDirectoryEvent(client, taskQueue, event));
       return submitted;

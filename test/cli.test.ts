@@ -24,7 +24,11 @@ beforeAll(async () => {
   // Each test file has its own dev server, so the worker can use the default queue the README uses.
   stack = await startSyncStack(env, {
     taskQueue: DEFAULT_TASK_QUEUE,
-    syncConfig: { ...TEST_SYNC_CONFIG, retainAfterOffboardHours: 1 },
+    syncConfig: {
+      ...TEST_SYNC_CONFIG,
+      retainAfterOffboardHours: 1,
+      groups: [...TEST_SYNC_CONFIG.groups, { group: 'writers', teams: ['team_design'], role: 'edit' }],
+    },
   });
   running = stack.worker.run();
   address = (env.connection as unknown as { options: { address: string } }).options.address;
@@ -96,6 +100,30 @@ describe('gitbook-sync CLI', () => {
       return current.actual.membership === 'not-member' ? current : undefined;
     });
     expect(after.actual).toMatchObject({ membership: 'not-member', teams: { team_engineering: 'out' } });
+  });
+
+  it('moves a person between two groups that grant the same role without touching the role', async () => {
+    expect((await cli('onboard', '--user', '00uCLI5', '--email', 'mo.cli@example.com', '--group', 'engineering')).code).toBe(0);
+    const member = await eventually(() => {
+      const found = memberByEmail('mo.cli@example.com');
+      return found && found.role === 'edit' && teamMembers('team_engineering').includes(found.id) ? found : undefined;
+    });
+    const roleCalls = () => stack.sandbox.state().calls.filter((call) => call.method === 'PATCH' && call.path.endsWith(`/members/${member.id}`));
+    const before = roleCalls().length;
+
+    expect((await cli('move', '--user', '00uCLI5', '--from', 'engineering', '--to', 'writers')).code).toBe(0);
+
+    await eventually(() =>
+      teamMembers('team_design').includes(member.id) && !teamMembers('team_engineering').includes(member.id) ? true : undefined,
+    );
+    const status = await eventually(async () => {
+      const current = JSON.parse((await cli('status', '--user', '00uCLI5')).stdout);
+      return current.pending.length === 0 && !current.running ? current : undefined;
+    });
+    expect(roleCalls().length).toBe(before);
+    expect(memberByEmail('mo.cli@example.com')?.role).toBe('edit');
+    const moves = status.history.filter((step: { kind: string }) => step.kind === 'update-teams');
+    expect(moves.at(-1)).toMatchObject({ description: 'add team_design, remove team_engineering', outcome: 'done' });
   });
 
   it('rejects bad arguments with exit code 2, naming the field, and starts nothing', async () => {

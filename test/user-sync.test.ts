@@ -121,6 +121,27 @@ describe('userSyncWorkflow', () => {
     expect((await settled(user.id)).eventsApplied).toBe(2);
   });
 
+  it('invites with the role of the groups that came in the same delivery as the activation, without a role change after', async () => {
+    const users = [newUser(), newUser(), newUser()];
+    await submitDirectoryEvents(
+      stack.env.client,
+      stack.taskQueue,
+      users.flatMap((user) => [
+        event({ kind: 'user.activated', userId: user.id, email: user.email }) as DirectoryEvent,
+        event({ kind: 'group.member_added', userId: user.id, email: user.email, group: { id: 'engineering' } }) as DirectoryEvent,
+      ]),
+    );
+
+    for (const user of users) {
+      await eventually(() => (memberByEmail(user.email) ? true : undefined));
+      const state = await settled(user.id);
+      expect(state.actual.role).toBe('edit');
+      expect(invitesOf(user.email).map((call) => (call.body as { role: string }).role)).toEqual(['edit']);
+      const id = memberByEmail(user.email)!.id;
+      expect(callsTo('PATCH', `/members/${id}`)).toEqual([]);
+    }
+  });
+
   it('ends with the person removed when offboarding arrives while onboarding is retrying', async () => {
     const user = newUser();
     stack.sandbox.injectFault({ kind: 'status', status: 503, times: 3, match: { method: 'POST', pathIncludes: '/invites' } });
