@@ -5,6 +5,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import { submitDirectoryEvents } from '../src/submit';
 import type { DirectoryEvent } from '../workflows/events';
 import {
@@ -12,34 +13,46 @@ import {
   INVITE_BATCHER_WORKFLOW_ID,
   INVITE_BATCHER_WORKFLOW_TYPE,
   inviteRequestSignal,
-  type InviteBatcherInput,
   type InviteRequest,
   REMOVAL_GUARD_WORKFLOW_ID,
   REMOVAL_GUARD_WORKFLOW_TYPE,
   removalRequestSignal,
-  type RemovalGuardInput,
   type RemovalRequest,
   TEAM_BATCHER_WORKFLOW_ID,
   TEAM_BATCHER_WORKFLOW_TYPE,
   teamChangeRequestSignal,
-  type TeamBatcherInput,
   type TeamChangeRequest,
 } from '../workflows/api';
 
-/** Builds the breaker activities over a Temporal client. */
+/** Builds the breaker and batcher activities over a Temporal client. */
 export function createGuardActivities(client: Client) {
+  /**
+   * Signals one of this task queue's organization-wide workflows, starting it when it is not
+   * running (its input then is empty: it starts with nothing waiting).
+   */
+  const signalOrganizationWorkflow = async <R>(
+    workflowType: string,
+    baseId: string,
+    signal: SignalDefinition<[R]>,
+    request: R,
+    staticSummary: string,
+  ): Promise<void> => {
+    const { taskQueue } = Context.current().info;
+    await client.workflow.signalWithStart(workflowType, {
+      workflowId: batcherWorkflowId(baseId, taskQueue),
+      taskQueue,
+      args: [{}],
+      signal,
+      signalArgs: [request],
+      staticSummary,
+    });
+  };
+
   return {
     /** Hands a removal request to the breaker, starting it when it is not running. */
     async requestRemoval(request: RemovalRequest): Promise<void> {
-      const input: RemovalGuardInput = {};
-      await client.workflow.signalWithStart(REMOVAL_GUARD_WORKFLOW_TYPE, {
-        workflowId: batcherWorkflowId(REMOVAL_GUARD_WORKFLOW_ID, Context.current().info.taskQueue),
-        taskQueue: Context.current().info.taskQueue,
-        args: [input],
-        signal: removalRequestSignal,
-        signalArgs: [request],
-        staticSummary: 'Removal circuit breaker: pauses mass removals until an operator approves',
-      });
+      const summary = 'Removal circuit breaker: pauses mass removals until an operator approves';
+      await signalOrganizationWorkflow(REMOVAL_GUARD_WORKFLOW_TYPE, REMOVAL_GUARD_WORKFLOW_ID, removalRequestSignal, request, summary);
     },
 
     /** Hands events to their users' workflows (for a large delivery held by `deliveryWorkflow`). */
@@ -50,28 +63,14 @@ export function createGuardActivities(client: Client) {
 
     /** Hands an invite to the batcher, starting it when it is not running. */
     async requestInvite(request: InviteRequest): Promise<void> {
-      const input: InviteBatcherInput = {};
-      await client.workflow.signalWithStart(INVITE_BATCHER_WORKFLOW_TYPE, {
-        workflowId: batcherWorkflowId(INVITE_BATCHER_WORKFLOW_ID, Context.current().info.taskQueue),
-        taskQueue: Context.current().info.taskQueue,
-        args: [input],
-        signal: inviteRequestSignal,
-        signalArgs: [request],
-        staticSummary: 'Invite batcher: sends invites for people onboarded close together as one request',
-      });
+      const summary = 'Invite batcher: sends invites for people onboarded close together as one request';
+      await signalOrganizationWorkflow(INVITE_BATCHER_WORKFLOW_TYPE, INVITE_BATCHER_WORKFLOW_ID, inviteRequestSignal, request, summary);
     },
 
     /** Hands a person's team changes to the team batcher, starting it when it is not running. */
     async requestTeamChange(request: TeamChangeRequest): Promise<void> {
-      const input: TeamBatcherInput = {};
-      await client.workflow.signalWithStart(TEAM_BATCHER_WORKFLOW_TYPE, {
-        workflowId: batcherWorkflowId(TEAM_BATCHER_WORKFLOW_ID, Context.current().info.taskQueue),
-        taskQueue: Context.current().info.taskQueue,
-        args: [input],
-        signal: teamChangeRequestSignal,
-        signalArgs: [request],
-        staticSummary: 'Team batcher: sends the team changes of people moved close together as one request per team',
-      });
+      const summary = 'Team batcher: sends the team changes of people moved close together as one request per team';
+      await signalOrganizationWorkflow(TEAM_BATCHER_WORKFLOW_TYPE, TEAM_BATCHER_WORKFLOW_ID, teamChangeRequestSignal, request, summary);
     },
   };
 }
