@@ -218,6 +218,7 @@ class UserSync {
         await this.runStep(next);
         continue;
       }
+      this.settlingSince = undefined;
       this.describe(plan.waitingFor);
       this.tag({ outcome: this.failedKeys.size > 0 ? this.lastOutcome() : 'in-sync' });
 
