@@ -44,9 +44,7 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
   let batches = 0;
   const parallel = patched(PARALLEL_ANSWERS_PATCH);
 
-  const answer = async (request: InviteRequest, outcome: Omit<InviteOutcome, 'requestId'>) =>
-    await answerSteps(inviteOutcomeSignal, [{ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }], false);
-  const answerMany = async (answers: Array<[InviteRequest, Omit<InviteOutcome, 'requestId'>]>) => {
+  const answer = async (answers: Array<[InviteRequest, Omit<InviteOutcome, 'requestId'>]>) => {
     const outcomes = answers.map(([request, outcome]) => ({ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }));
     await answerSteps(inviteOutcomeSignal, outcomes, parallel);
   };
@@ -59,7 +57,7 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
     // Once sent, the real outcome follows when GitBook answers.
     if (index < 0) return;
     const [request] = pending.splice(index, 1);
-    await answer(request!, { status: 'withdrawn' });
+    await answer([[request!, { status: 'withdrawn' }]]);
   });
 
   for (;;) {
@@ -71,7 +69,7 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
       await fillBatch(() => pending.length, parallel ? settings : { ...settings, quietMs: undefined });
       const batch = pending.splice(0, settings.maxBatchSize);
       batch.forEach((request) => inFlight.add(request.requestId));
-      await sendBatch(batch, answerMany);
+      await sendBatch(batch, answer);
       batch.forEach((request) => inFlight.delete(request.requestId));
       sent += batch.length;
       batches++;
