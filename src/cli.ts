@@ -16,7 +16,7 @@ import {
   statusQuery,
   userWorkflowId,
 } from '../workflows/api';
-import { describeIssues, directoryEventSchema, directoryUserIdSchema, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
+import { describeIssues, eventSchemas, type DirectoryEvent, type DirectoryEventInput } from '../workflows/events';
 import { ConfigError, loadConfig } from './config';
 import { submitDirectoryEvents } from './submit';
 import { dataConverterFor } from './codec';
@@ -47,7 +47,7 @@ function buildEvent(fields: Omit<DirectoryEventInput, 'id' | 'occurredAt' | 'sou
     occurredAt: options.at ?? new Date().toISOString(),
     source: 'cli',
   };
-  const parsed = directoryEventSchema.safeParse(raw);
+  const parsed = eventSchemas().event.safeParse(raw);
   if (!parsed.success) {
     const message = describeIssues(parsed.error).replace(/\bid\b/, 'event-id').replace('occurredAt', 'at');
     throw new UsageError(`invalid arguments: ${message}`);
@@ -56,7 +56,7 @@ function buildEvent(fields: Omit<DirectoryEventInput, 'id' | 'occurredAt' | 'sou
 }
 
 function checkUserId(userId: string): void {
-  const parsed = directoryUserIdSchema.safeParse(userId);
+  const parsed = eventSchemas().userId.safeParse(userId);
   if (!parsed.success) throw new UsageError(`invalid arguments: user: ${parsed.error.issues[0]?.message}`);
 }
 

@@ -8,7 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { setOwnEntry } from '../workflows/state';
-import { GITBOOK_ROLES, describeIssues, gitbookRoleSchema, type DirectoryGroup, type GitBookRole } from '../workflows/events';
+import { GITBOOK_ROLES, describeIssues, eventSchemas, type DirectoryGroup, type GitBookRole } from '../workflows/events';
+
+const gitbookRoleSchema = eventSchemas().role;
 
 export const groupMappingSchema = z.object({
   /** Directory group id (exact) or name (case-insensitive). */

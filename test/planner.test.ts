@@ -1,5 +1,5 @@
 import type { ActualState } from '../workflows/api';
-import { directoryEventSchema, type DirectoryEventInput } from '../workflows/events';
+import { eventSchemas, type DirectoryEventInput } from '../workflows/events';
 import { planSteps, takesAway, type MappingSnapshot } from '../workflows/planner';
 import { applyDirectoryEvent, emptyDesiredState } from '../workflows/state';
 
@@ -17,7 +17,7 @@ const mapping: MappingSnapshot = {
 
 let sequence = 0;
 function ev(fields: Partial<DirectoryEventInput> & Pick<DirectoryEventInput, 'kind'>, at: string) {
-  return directoryEventSchema.parse({ id: `e${++sequence}`, userId: '00u1', email: 'ada@example.com', occurredAt: at, ...fields });
+  return eventSchemas().event.parse({ id: `e${++sequence}`, userId: '00u1', email: 'ada@example.com', occurredAt: at, ...fields });
 }
 
 const unknownActual = (): ActualState => ({ membership: 'unknown', teams: {} });

@@ -5,9 +5,8 @@
  * One user's events keep their order; the users' workflows deduplicate as always.
  */
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { GuardActivities } from '../activities/guard';
-import { describeIssues, directoryEventSchema, type DirectoryEvent } from './events';
+import { describeIssues, eventSchemas, loadZod, type DirectoryEvent } from './events';
 import { GITBOOK_ACTIVITY_OPTIONS } from './policies';
 
 const { submitEvents } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIONS);
@@ -15,7 +14,6 @@ const { submitEvents } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIO
 /** Events handed over per activity call. */
 const CHUNK_SIZE = 50;
 
-const deliveryInputSchema = z.object({ events: z.array(directoryEventSchema).min(1).max(20_000) });
 
 export interface DeliveryInput {
   events: DirectoryEvent[];
@@ -23,7 +21,8 @@ export interface DeliveryInput {
 
 /** Hands every event of the delivery to its user's workflow; returns how many were handed over. */
 export async function deliveryWorkflow(input: DeliveryInput): Promise<{ submitted: number }> {
-  const parsed = deliveryInputSchema.safeParse(input);
+  const { z } = loadZod();
+  const parsed = z.object({ events: z.array(eventSchemas().event).min(1).max(20_000) }).safeParse(input);
   if (!parsed.success) {
     throw ApplicationFailure.create({ type: 'InvalidInput', message: describeIssues(parsed.error), nonRetryable: true });
   }

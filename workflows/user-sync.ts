@@ -23,7 +23,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { GuardActivities } from '../activities/guard';
-import { z } from 'zod';
 import type { MappingActivities } from '../activities/mapping';
 import {
   cancelSignal,
@@ -45,7 +44,7 @@ import {
   type UserSyncResult,
   type UserSyncStatus,
 } from './api';
-import { describeIssues, directoryEventSchema, directoryUserIdSchema, type DirectoryEvent } from './events';
+import { describeIssues, eventSchemas, loadZod, type DirectoryEvent } from './events';
 import { describeFailure, permanentFailureOf, type StepFailure } from './failures';
 import { planSteps, takesAway, type MappingSnapshot, type Step } from './planner';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS, SEEN_EVENT_IDS_LIMIT, STEP_HISTORY_LIMIT } from './policies';
@@ -55,11 +54,16 @@ import { offboardUserWorkflow, onboardUserWorkflow, setUserRoleWorkflow, updateU
 const { resolveMapping } = proxyLocalActivities<MappingActivities>(MAPPING_ACTIVITY_OPTIONS);
 const { requestRemoval } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIONS);
 
-const userSyncInputSchema = z.object({
-  userId: directoryUserIdSchema,
-  events: z.array(directoryEventSchema).max(1_000).optional(),
-  carried: z.custom<CarriedState>((value) => typeof value === 'object' && value !== null).optional(),
-});
+/** Built when a run starts, not when the module loads (see {@link loadZod}). */
+function userSyncInputSchema() {
+  const { z } = loadZod();
+  const { userId, event } = eventSchemas();
+  return z.object({
+    userId,
+    events: z.array(event).max(1_000).optional(),
+    carried: z.custom<CarriedState>((value) => typeof value === 'object' && value !== null).optional(),
+  });
+}
 
 /** Fails the run at once, naming the field: for input that no retry can fix. */
 function invalidInput(what: string, message: string): ApplicationFailure {
@@ -68,7 +72,7 @@ function invalidInput(what: string, message: string): ApplicationFailure {
 
 /** Keeps one directory user's GitBook membership, role and teams equal to what the directory says. */
 export async function userSyncWorkflow(rawInput: UserSyncInput): Promise<UserSyncResult> {
-  const parsed = userSyncInputSchema.safeParse(rawInput);
+  const parsed = userSyncInputSchema().safeParse(rawInput);
   if (!parsed.success) throw invalidInput('invalid workflow input', describeIssues(parsed.error));
   const input = parsed.data;
 
@@ -136,7 +140,7 @@ class UserSync {
 
   /** Signal handler: validates, deduplicates and applies one event. Never throws. */
   receive(raw: unknown): void {
-    const parsed = directoryEventSchema.safeParse(raw);
+    const parsed = eventSchemas().event.safeParse(raw);
     if (!parsed.success) return this.ignore(`invalid directory event: ${describeIssues(parsed.error)}`);
 
     const event = parsed.data;

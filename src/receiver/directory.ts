@@ -4,10 +4,12 @@
  * The hand-written JSON Schema in `directory-json-schema.ts` describes exactly what this accepts.
  */
 import { z } from 'zod';
-import { directoryEventSchema, directoryUserIdSchema, type DirectoryEventKind } from '../../workflows/events';
+import { eventSchemas, type DirectoryEventKind } from '../../workflows/events';
 import { isMappedGroup, type SyncConfig } from '../mapping';
 import { issuesOf, type EventOutcome } from './batch';
 import { HookRequestError, ReceiverErrorCode } from './errors';
+
+const { event: directoryEventSchema, userId: directoryUserIdSchema } = eventSchemas();
 
 /** The `source` of directory events made from generic hook events. */
 export const DIRECTORY_SOURCE = 'directory';

@@ -6,10 +6,12 @@
  * Okta sends far more fields than we read; unknown fields are allowed everywhere and never copied.
  */
 import { z } from 'zod';
-import { directoryEventSchema, directoryUserIdSchema, type DirectoryEventKind } from '../../workflows/events';
+import { eventSchemas, type DirectoryEventKind } from '../../workflows/events';
 import { isMappedGroup, type SyncConfig } from '../mapping';
 import { issuesOf, type EventOutcome } from './batch';
 import type { FieldIssue } from './errors';
+
+const { event: directoryEventSchema, userId: directoryUserIdSchema } = eventSchemas();
 
 /** The `source` of directory events made from Okta deliveries. */
 export const OKTA_SOURCE = 'okta';
