@@ -26,13 +26,19 @@ const REDACTED_PATHS = [
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-/** Creates the process logger. JSON lines on stdout. */
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+/**
+ * Creates the process logger: JSON lines on stdout, or on `destination`. Errors are written with
+ * their type, message and stack under `err` (ours) and `error` (the Temporal SDK's, such as the
+ * reason a workflow task failed).
+ */
+export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
   // An invalid LOG_LEVEL is reported by the config check; the logger that reports it must still work.
   const wanted = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  return pino({
+  const settings: pino.LoggerOptions = {
     name: options.name ?? 'gitbook-sync',
     level: LEVELS.has(wanted) ? wanted : 'info',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  });
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
