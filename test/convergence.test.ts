@@ -12,6 +12,7 @@
  * as in the product).
  */
 import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import fc from 'fast-check';
@@ -178,7 +179,9 @@ async function deliverAll(requests: HookRequest[]): Promise<void> {
 
 /**
  * Waits until every user's workflow has applied all of its events and has no step running or
- * planned, and the sandbox has had no new request for {@link QUIET_MS}.
+ * planned, and the sandbox has had no new request for {@link QUIET_MS}. A user's workflow may not
+ * exist yet although every delivery was acknowledged: a delivery held by a deliveryWorkflow is
+ * handed to the users' workflows after the acknowledgement, so that counts as not settled yet.
  */
 async function settle(history: DirectoryHistory): Promise<Map<number, UserSyncStatus>> {
   const users = history.users.filter((user) => user.events > 0);
@@ -187,12 +190,11 @@ async function settle(history: DirectoryHistory): Promise<Map<number, UserSyncSt
   let lastCallCount = -1;
 
   for (;;) {
-    const statuses = await Promise.all(
-      users.map((user) => env.client.workflow.getHandle(userWorkflowId(user.id)).query(statusQuery)),
-    );
+    const statuses = await Promise.all(users.map((user) => queryStatus(user.id)));
     const calls = sandbox.state().calls;
     const idle =
-      statuses.every((status, i) => isIdle(status, users[i]!.events)) && calls.length === lastCallCount;
+      statuses.every((status, i) => status !== undefined && isIdle(status, users[i]!.events)) &&
+      calls.length === lastCallCount;
     lastCallCount = calls.length;
 
     if (!idle) quietSince = undefined;
@@ -200,16 +202,30 @@ async function settle(history: DirectoryHistory): Promise<Map<number, UserSyncSt
     else if (Date.now() - quietSince >= QUIET_MS) return new Map(users.map((user, i) => [user.index, statuses[i]!]));
 
     if (Date.now() > deadline) {
-      const busy = statuses.map((status, i) => ({
-        user: users[i]!.index,
-        applied: `${status.eventsApplied} of ${users[i]!.events}`,
-        running: status.running?.description,
-        pending: status.pending.map((step) => step.description),
-        lastError: status.lastError,
-      }));
+      const busy = statuses.map((status, i) =>
+        status
+          ? {
+              user: users[i]!.index,
+              applied: `${status.eventsApplied} of ${users[i]!.events}`,
+              running: status.running?.description,
+              pending: status.pending.map((step) => step.description),
+              lastError: status.lastError,
+            }
+          : { user: users[i]!.index, applied: `no workflow for ${users[i]!.events} events` },
+      );
       throw new Error(`not settled within ${SETTLE_TIMEOUT_MS} ms: ${JSON.stringify(busy)}`);
     }
     await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+/** The status of a user's workflow, or undefined while it does not exist. */
+async function queryStatus(userId: string): Promise<UserSyncStatus | undefined> {
+  try {
+    return await env.client.workflow.getHandle(userWorkflowId(userId)).query(statusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
   }
 }
 
