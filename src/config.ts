@@ -5,6 +5,12 @@
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../workflows/api';
 import { describeIssues } from '../workflows/events';
+import {
+  DEFAULT_MAX_CONCURRENT_HANDOFFS,
+  DEFAULT_MAX_GROUP_EVENTS,
+  DEFAULT_MAX_QUEUED_EVENTS,
+  MAX_GROUP_EVENTS,
+} from './receiver/group-commit';
 
 const optionalString = z
   .string()
@@ -46,6 +52,14 @@ export const configSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  /**
+   * The receiver's hand-offs to Temporal: calls in flight at once; while they are busy, deliveries
+   * that arrive are merged into one call of at most `HOOK_MAX_GROUP_EVENTS` events; past
+   * `HOOK_MAX_QUEUED_EVENTS` waiting, a delivery is answered 503 at once (Okta retries it).
+   */
+  HOOK_MAX_CONCURRENT_HANDOFFS: positiveInt(DEFAULT_MAX_CONCURRENT_HANDOFFS),
+  HOOK_MAX_GROUP_EVENTS: z.coerce.number().int().min(1).max(MAX_GROUP_EVENTS).default(DEFAULT_MAX_GROUP_EVENTS),
+  HOOK_MAX_QUEUED_EVENTS: positiveInt(DEFAULT_MAX_QUEUED_EVENTS),
   DATA_DIR: z.string().min(1).default('.data'),
   /**
    * Payload encryption keys, `id:base64key[,id:base64key...]`: the first seals new payloads, all

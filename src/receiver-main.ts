@@ -30,6 +30,9 @@ async function main(): Promise<void> {
     logger,
     host: config.HOOK_HOST,
     port: config.HOOK_PORT,
+    maxConcurrentHandoffs: config.HOOK_MAX_CONCURRENT_HANDOFFS,
+    maxGroupEvents: config.HOOK_MAX_GROUP_EVENTS,
+    maxQueuedEvents: config.HOOK_MAX_QUEUED_EVENTS,
   });
   const { address } = target.connectionOptions;
   logger.info({ url: receiver.url, address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'receiver started');

@@ -113,6 +113,9 @@ async function startLocalReceiver(
     logger: logger.child({ component: 'receiver' }),
     host,
     port: config.HOOK_PORT,
+    maxConcurrentHandoffs: config.HOOK_MAX_CONCURRENT_HANDOFFS,
+    maxGroupEvents: config.HOOK_MAX_GROUP_EVENTS,
+    maxQueuedEvents: config.HOOK_MAX_QUEUED_EVENTS,
   });
   logger.info({ url: receiver.url, authenticated: Boolean(config.HOOK_SECRET) }, 'hook receiver started');
   return receiver;
