@@ -14,7 +14,6 @@ const { submitEvents } = proxyActivities<GuardActivities>(GITBOOK_ACTIVITY_OPTIO
 /** Events handed over per activity call. */
 const CHUNK_SIZE = 50;
 
-
 export interface DeliveryInput {
   events: DirectoryEvent[];
 }
