@@ -2,6 +2,7 @@
  * Process lifecycle shared by every entry point: the first SIGINT/SIGTERM starts a graceful stop,
  * a second exits at once; a fatal error is logged with its cause chain and exits non-zero.
  */
+import { ConfigError } from './config';
 import type { Logger } from './logger';
 
 /** Calls `stop` on the first signal; exits with code 130 on the second. */
@@ -20,8 +21,15 @@ export function onShutdownSignal(logger: Logger, stop: (signal: NodeJS.Signals) 
   process.on('SIGTERM', handle);
 }
 
-/** Logs a fatal error with its causes and exits 1. */
+/**
+ * Logs a fatal error with its causes and exits 1. A settings mistake is logged as its message alone,
+ * which names each variable: a stack trace would only bury it.
+ */
 export function exitOnFatal(logger: Logger, err: unknown): never {
+  if (err instanceof ConfigError) {
+    logger.fatal({ code: err.code }, err.message);
+    process.exit(1);
+  }
   const causes: string[] = [];
   for (let current = (err as Error)?.cause; current instanceof Error && causes.length < 5; current = current.cause) {
     causes.push(current.message);

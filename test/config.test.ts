@@ -27,3 +27,28 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid settings: ${name}: `));
   });
 });
+
+describe('a process started with a bad setting', () => {
+  it('exits 1 before listening, with one line that names the variable and no stack trace', async () => {
+    const { execFile } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const receiverMain = join(__dirname, '..', 'dist', 'src', 'receiver-main.js');
+
+    const result = await new Promise<{ code: number | null; stdout: string }>((done) => {
+      const child = execFile(
+        process.execPath,
+        [receiverMain],
+        { env: { PATH: process.env.PATH, HOOK_ALLOW_INSECURE: 'true', HOOK_HOST: '127.0.0.1', HOOK_PORT: '0', HOOK_MAX_GROUP_EVENTS: '0' }, timeout: 20_000 },
+        (_error, stdout) => done({ code: child.exitCode, stdout }),
+      );
+    });
+
+    expect(result.code).toBe(1);
+    const lines = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 60, code: 'CONFIG_INVALID' });
+    expect(lines[0].msg).toMatch(/^invalid settings: HOOK_MAX_GROUP_EVENTS: /);
+    expect(lines[0]).not.toHaveProperty('err');
+    expect(JSON.stringify(lines[0])).not.toContain('stack');
+  });
+});
