@@ -1,4 +1,6 @@
 /** Settings read from the environment: defaults, and a clear error naming a bad variable. */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 import { DEFAULT_MAX_CONCURRENT_HANDOFFS, DEFAULT_MAX_GROUP_EVENTS, DEFAULT_MAX_QUEUED_EVENTS } from '../src/receiver';
 
@@ -30,8 +32,6 @@ describe('loadConfig', () => {
 
 describe('a process started with a bad setting', () => {
   it('exits 1 before listening, with one line that names the variable and no stack trace', async () => {
-    const { execFile } = await import('node:child_process');
-    const { join } = await import('node:path');
     const receiverMain = join(__dirname, '..', 'dist', 'src', 'receiver-main.js');
 
     const result = await new Promise<{ code: number | null; stdout: string }>((done) => {
