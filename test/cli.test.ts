@@ -147,6 +147,15 @@ describe('gitbook-sync CLI', () => {
   });
 });
 
+describe('the gitbook-sync command', () => {
+  it('runs as the README runs it, `npx gitbook-sync`, in a fresh build', async () => {
+    const { stdout } = await exec('npx', ['--no-install', 'gitbook-sync', '--help'], { cwd: join(__dirname, '..') });
+
+    expect(stdout).toContain('Usage: gitbook-sync');
+    expect(stdout).toContain('onboard');
+  });
+});
+
 describe("the README's Temporal CLI lines", () => {
   it('start, signal, query, cancel and signal cancel, as seen in GitBook and in Temporal', async () => {
     const commands = readmeTemporalCommands();

@@ -11,11 +11,10 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { findTemporalCli } from '../src/temporal/cli';
 
 export default async function globalSetup(): Promise<void> {
-  // Tests that run the real entry points as processes need the compiled `dist/`.
+  // Tests that run the real entry points as processes need the compiled `dist/`, built as a user
+  // builds it (`npm run build` also makes the `gitbook-sync` command executable).
   const root = join(__dirname, '..');
-  await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
-    cwd: root,
-  });
+  await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: root });
 
   const cliPath = await findTemporalCli({ onProgress: (message) => console.log(`\n${message}`) });
   process.env.TEMPORAL_CLI_PATH = cliPath;
