@@ -228,12 +228,19 @@ export interface InviteRequest {
   email: string;
   role: GitBookRole;
   sso: boolean;
+  /** Set by the batcher once a send carrying it was stopped before GitBook answered: GitBook may have seen it. */
+  attempted?: boolean;
 }
 
 export interface InviteOutcome {
   requestId: string;
-  /** `withdrawn`: taken back before it was sent; GitBook never saw it. */
-  status: 'invited' | 'failed' | 'withdrawn';
+  /**
+   * `withdrawn`: taken back, and never sent again (GitBook saw it only if `attempted`); `busy`: the
+   * batcher holds as many waiting requests as it may, so it did not take this one: ask again later.
+   */
+  status: 'invited' | 'failed' | 'withdrawn' | 'busy';
+  /** With `withdrawn`: a send carrying it was stopped before GitBook answered. */
+  attempted?: boolean;
   gitbookUserId?: string;
   /** False when the person was a member already (their role was left as it was). */
   created?: boolean;
@@ -241,7 +248,7 @@ export interface InviteOutcome {
 }
 
 export const inviteRequestSignal = defineSignal<[InviteRequest]>('inviteRequest');
-/** Takes a request back; the batcher answers `withdrawn`, or the real outcome if it was sent. */
+/** Takes a request back; the batcher answers `withdrawn`, or the real outcome if GitBook answered its send. */
 export const inviteWithdrawSignal = defineSignal<[{ requestId: string }]>('inviteWithdraw');
 export const inviteOutcomeSignal = defineSignal<[InviteOutcome]>('inviteOutcome');
 
@@ -271,12 +278,19 @@ export interface TeamChangeRequest {
   workflowId: string;
   member: string;
   changes: TeamChangeItem[];
+  /** Set by the batcher once a send carrying it was stopped before GitBook answered: GitBook may have seen it. */
+  attempted?: boolean;
 }
 
 export interface TeamChangeOutcome {
   requestId: string;
-  /** `withdrawn`: taken back before it was sent; GitBook saw none of it. */
-  status: 'done' | 'withdrawn';
+  /**
+   * `withdrawn`: taken back, and never sent again (GitBook saw it only if `attempted`); `busy`: the
+   * batcher holds as many waiting requests as it may, so it did not take this one: ask again later.
+   */
+  status: 'done' | 'withdrawn' | 'busy';
+  /** With `withdrawn`: a send carrying it was stopped before GitBook answered. */
+  attempted?: boolean;
   /** The changes GitBook accepted. */
   applied: TeamChangeItem[];
   /** The changes GitBook refused for good, by team. */
@@ -284,7 +298,7 @@ export interface TeamChangeOutcome {
 }
 
 export const teamChangeRequestSignal = defineSignal<[TeamChangeRequest]>('teamChangeRequest');
-/** Takes a request back; the batcher answers `withdrawn`, or the real outcome if it was sent. */
+/** Takes a request back; the batcher answers `withdrawn`, or the real outcome if GitBook answered its send. */
 export const teamChangeWithdrawSignal = defineSignal<[{ requestId: string }]>('teamChangeWithdraw');
 export const teamChangeOutcomeSignal = defineSignal<[TeamChangeOutcome]>('teamChangeOutcome');
 

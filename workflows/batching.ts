@@ -11,10 +11,12 @@ import {
   log,
   patched,
   setHandler,
+  sleep,
   workflowInfo,
   type SignalDefinition,
 } from '@temporalio/workflow';
 import { batcherWorkflowId } from './api';
+import { BATCHER_BUSY_RETRY, BATCHER_MAX_WAITING, MAX_HISTORY_EVENTS_WHILE_SENDING } from './policies';
 
 /** How long a cancelled step waits for the batcher to say whether its request went out. */
 const WITHDRAW_CONFIRMATION_TIMEOUT = '5 minutes';
@@ -23,6 +25,11 @@ const WITHDRAW_CONFIRMATION_TIMEOUT = '5 minutes';
 export const DIRECT_REQUEST_PATCH = 'batcher-direct-request';
 /** Batchers answer every step of a batch at once instead of one after the other. */
 export const PARALLEL_ANSWERS_PATCH = 'batcher-parallel-answers';
+/**
+ * Batchers hold at most `BATCHER_MAX_WAITING` requests (the rest are told `busy`) and stop a send
+ * that is stuck while their history grows, so a long GitBook outage cannot outgrow Temporal's limits.
+ */
+export const BOUNDED_BATCHER_PATCH = 'batcher-bounded';
 
 /**
  * How a batcher is configured: it sends once `maxBatchSize` items wait, once no new item came for
@@ -55,6 +62,7 @@ export async function fillBatch(size: () => number, settings: BatchSettings): Pr
 interface Request {
   requestId: string;
   workflowId: string;
+  attempted?: boolean;
 }
 
 interface Outcome {
@@ -89,6 +97,28 @@ export async function askBatcher<R extends Request, O extends Outcome>(options: 
     if (answer.requestId === request.requestId) outcome = answer;
   });
 
+  for (let refusals = 0; ; refusals++) {
+    await handOver(options, batcherId, direct);
+    try {
+      await condition(() => outcome !== undefined);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      await withdraw(options, batcherId, () => outcome);
+      throw err;
+    }
+    if (outcome!.status !== 'busy') return outcome!;
+
+    // The batcher holds nothing of this request: wait, then ask again (a cancellation needs no withdrawal).
+    const waitMs = Math.min(BATCHER_BUSY_RETRY.firstMs * 2 ** refusals, BATCHER_BUSY_RETRY.maxMs);
+    log.info('batcher busy; asking again later', { batcherId, waitMs });
+    outcome = undefined;
+    await sleep(waitMs);
+  }
+}
+
+/** Gives the request to the batcher, starting the batcher when it is not running. */
+async function handOver<R extends Request, O extends Outcome>(options: AskBatcherOptions<R, O>, batcherId: string, direct: boolean): Promise<void> {
+  const { request } = options;
   // Once asked, the batcher may send the request: the asking itself must not be cut short, or a
   // cancellation could land between the batcher getting it and this step knowing it did.
   await CancellationScope.nonCancellable(async () => {
@@ -103,24 +133,23 @@ export async function askBatcher<R extends Request, O extends Outcome>(options: 
     }
     await options.startBatcher(request);
   });
+}
 
-  try {
-    await condition(() => outcome !== undefined);
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    await CancellationScope.nonCancellable(async () => {
-      try {
-        await getExternalWorkflowHandle(batcherId).signal(options.withdrawSignal, { requestId: request.requestId });
-      } catch (signalError) {
-        // The batcher is between runs or gone: it cannot take the request back, but may still answer.
-        log.warn('batched request could not be withdrawn', { batcherId, error: (signalError as Error).message });
-      }
-      await condition(() => outcome !== undefined, WITHDRAW_CONFIRMATION_TIMEOUT);
-    });
-    log.info('batched request withdrawn', { batcherId, outcome: outcome?.status ?? 'unconfirmed' });
-    throw err;
-  }
-  return outcome!;
+/**
+ * Takes the request back after a cancellation, and waits (a while) for the batcher to say whether
+ * it had already gone out.
+ */
+async function withdraw<R extends Request, O extends Outcome>(options: AskBatcherOptions<R, O>, batcherId: string, outcome: () => O | undefined): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await getExternalWorkflowHandle(batcherId).signal(options.withdrawSignal, { requestId: options.request.requestId });
+    } catch (signalError) {
+      // The batcher is between runs or gone: it cannot take the request back, but may still answer.
+      log.warn('batched request could not be withdrawn', { batcherId, error: (signalError as Error).message });
+    }
+    await condition(() => outcome() !== undefined, WITHDRAW_CONFIRMATION_TIMEOUT);
+  });
+  log.info('batched request withdrawn', { batcherId, outcome: outcome()?.status ?? 'unconfirmed' });
 }
 
 /**
@@ -144,4 +173,97 @@ export async function answerSteps<O>(
   } else {
     for (const answer of answers) await send(answer);
   }
+}
+
+/**
+ * A batcher's requests: those waiting (oldest first), and those in the send under way. Bounded (see
+ * `BOUNDED_BATCHER_PATCH`), it holds at most `BATCHER_MAX_WAITING` waiting requests, and remembers
+ * withdrawals of requests in a send, so that a stopped send never sends them again.
+ */
+export class BatchQueue<R extends Request> {
+  readonly #inFlight = new Set<string>();
+  readonly #withdrawnInFlight = new Set<string>();
+
+  constructor(
+    readonly pending: R[],
+    private readonly bounded: boolean,
+  ) {}
+
+  /** Queues the request: `known` when it is queued or in the send already, `busy` when the queue is full. */
+  offer(request: R): 'taken' | 'known' | 'busy' {
+    if (this.#inFlight.has(request.requestId) || this.pending.some((p) => p.requestId === request.requestId)) return 'known';
+    if (this.bounded && this.pending.length >= BATCHER_MAX_WAITING) return 'busy';
+    this.pending.push(request);
+    return 'taken';
+  }
+
+  /** Takes a waiting request out and returns it; a request in the send stays there, its real outcome follows. */
+  withdraw(requestId: string): R | undefined {
+    const index = this.pending.findIndex((p) => p.requestId === requestId);
+    if (index >= 0) return this.pending.splice(index, 1)[0];
+    if (this.bounded && this.#inFlight.has(requestId)) this.#withdrawnInFlight.add(requestId);
+    return undefined;
+  }
+
+  /** Marks `batch` (taken from `pending`) as being sent. */
+  sending(batch: R[]): void {
+    for (const request of batch) this.#inFlight.add(request.requestId);
+  }
+
+  /**
+   * Ends the send of `batch`. `unanswered` are its requests that a stopped send left without
+   * GitBook's answer: they go back to the front of the queue, marked `attempted`, except those
+   * withdrawn meanwhile, which are returned to be answered `withdrawn`.
+   */
+  sent(batch: R[], unanswered: R[] = []): R[] {
+    const withdrawn = unanswered.filter((request) => this.#withdrawnInFlight.has(request.requestId));
+    const back = unanswered.filter((request) => !this.#withdrawnInFlight.has(request.requestId));
+    this.pending.unshift(...back.map((request) => ({ ...request, attempted: true })));
+    for (const request of batch) {
+      this.#inFlight.delete(request.requestId);
+      this.#withdrawnInFlight.delete(request.requestId);
+    }
+    return withdrawn;
+  }
+}
+
+/**
+ * Runs a batch's GitBook calls (`send`), unless the batcher's history grows past
+ * `MAX_HISTORY_EVENTS_WHILE_SENDING` first, as requests keep arriving while GitBook is down and the
+ * calls retry: then the calls are cancelled, and once none is left in flight, `undefined` is
+ * returned so the batcher can keep the requests and continue as new. A call that GitBook answers
+ * before it can be stopped keeps its answer; a retryable failure (the call's retries end with the
+ * stop) must reach `send`'s caller as a thrown error, never as an answer to the steps.
+ */
+export async function sendWhileHistoryAllows<T>(send: () => Promise<T>): Promise<{ result: T } | undefined> {
+  const scope = new CancellationScope();
+  let settled = false;
+  const sending = scope.run(send);
+  sending.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await condition(() => settled || workflowInfo().historyLength > MAX_HISTORY_EVENTS_WHILE_SENDING);
+  const stopped = !settled;
+  if (stopped) {
+    log.warn('send stopped: the history grew too long while it was retrying; continuing as new', {
+      historyLength: workflowInfo().historyLength,
+    });
+    scope.cancel();
+  }
+  try {
+    return { result: await sending };
+  } catch (err) {
+    // Cancelled, or (a call stopped between attempts) its last retryable failure.
+    if (stopped) return undefined;
+    throw err;
+  }
+}
+
+/** Like `Promise.all`, but waits for every promise to settle before it throws the first failure. */
+export async function allSettledOrThrow<T>(promises: Array<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }

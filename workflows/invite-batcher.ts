@@ -7,6 +7,7 @@
  */
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
   patched,
@@ -26,7 +27,7 @@ import {
   type InviteOutcome,
   type InviteRequest,
 } from './api';
-import { answerSteps, fillBatch, PARALLEL_ANSWERS_PATCH } from './batching';
+import { answerSteps, BatchQueue, BOUNDED_BATCHER_PATCH, fillBatch, PARALLEL_ANSWERS_PATCH, sendWhileHistoryAllows } from './batching';
 import { describeFailure } from './failures';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS } from './policies';
 
@@ -38,26 +39,26 @@ const FALLBACK_SETTINGS = { maxBatchSize: 50, maxWaitMs: 1_000 };
 
 /** Collects invites and sends them in batches; never ends (continues as new). */
 export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Promise<never> {
-  const pending: InviteRequest[] = input.pending ?? [];
-  const inFlight = new Set<string>();
+  const parallel = patched(PARALLEL_ANSWERS_PATCH);
+  const bounded = patched(BOUNDED_BATCHER_PATCH);
+  const queue = new BatchQueue<InviteRequest>(input.pending ?? [], bounded);
+  const { pending } = queue;
   let sent = 0;
   let batches = 0;
-  const parallel = patched(PARALLEL_ANSWERS_PATCH);
 
-  const answer = async (answers: Array<[InviteRequest, Omit<InviteOutcome, 'requestId'>]>) => {
+  type Answer = [InviteRequest, Omit<InviteOutcome, 'requestId'>];
+  const answer = async (answers: Answer[]) => {
     const outcomes = answers.map(([request, outcome]) => ({ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }));
     await answerSteps(inviteOutcomeSignal, outcomes, parallel);
   };
 
-  setHandler(inviteRequestSignal, (request) => {
-    if (!pending.some((p) => p.requestId === request.requestId) && !inFlight.has(request.requestId)) pending.push(request);
+  setHandler(inviteRequestSignal, async (request) => {
+    if (queue.offer(request) === 'busy') await answer([[request, { status: 'busy' }]]);
   });
   setHandler(inviteWithdrawSignal, async ({ requestId }) => {
-    const index = pending.findIndex((p) => p.requestId === requestId);
     // Once sent, the real outcome follows when GitBook answers.
-    if (index < 0) return;
-    const [request] = pending.splice(index, 1);
-    await answer([[request!, { status: 'withdrawn' }]]);
+    const request = queue.withdraw(requestId);
+    if (request) await answer([[request, { status: 'withdrawn', ...(request.attempted ? { attempted: true } : {}) }]]);
   });
 
   for (;;) {
@@ -68,10 +69,24 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
       // Let the batch fill up, but never hold the first invite longer than maxWaitMs.
       await fillBatch(() => pending.length, parallel ? settings : { ...settings, quietMs: undefined });
       const batch = pending.splice(0, settings.maxBatchSize);
-      batch.forEach((request) => inFlight.add(request.requestId));
-      await sendBatch(batch, answer);
-      batch.forEach((request) => inFlight.delete(request.requestId));
-      sent += batch.length;
+      queue.sending(batch);
+      if (bounded) {
+        // Answers go out even while the send is being stopped, so every answered request is known.
+        const answered = new Set<string>();
+        const answerNow = (answers: Answer[]) => {
+          for (const [request] of answers) answered.add(request.requestId);
+          return CancellationScope.nonCancellable(() => answer(answers));
+        };
+        const done = await sendWhileHistoryAllows(() => sendBatch(batch, answerNow, true));
+        const unanswered = done ? [] : batch.filter((request) => !answered.has(request.requestId));
+        const withdrawn = queue.sent(batch, unanswered);
+        await answer(withdrawn.map((request) => [request, { status: 'withdrawn', attempted: true }]));
+        sent += batch.length - unanswered.length;
+      } else {
+        await sendBatch(batch, answer, false);
+        queue.sent(batch);
+        sent += batch.length;
+      }
       batches++;
       setCurrentDetails(`${sent} invites sent in ${batches} requests; ${pending.length} waiting.`);
     }
@@ -86,9 +101,14 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
   }
 }
 
+/**
+ * Sends the batch (one request for non-SSO invites, one for SSO ones) and answers each group's
+ * steps. `bounded`: once the send is being stopped, an error is thrown instead of answered.
+ */
 async function sendBatch(
   batch: InviteRequest[],
   answer: (answers: Array<[InviteRequest, Omit<InviteOutcome, 'requestId'>]>) => Promise<void>,
+  bounded: boolean,
 ): Promise<void> {
   // SSO and non-SSO invites cannot share a request.
   for (const sso of [false, true]) {
@@ -99,6 +119,8 @@ async function sendBatch(
     try {
       results = await inviteMembers({ invites: requests.map(({ email, role }) => ({ email, role })), sso });
     } catch (err) {
+      // A stopped send answers nothing: its requests stay, to be sent again.
+      if (bounded && CancellationScope.current().consideredCancelled) throw err;
       const failure = describeFailure(err);
       await answer(requests.map((request) => [request, { status: 'failed', failure }]));
       continue;

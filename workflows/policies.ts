@@ -48,6 +48,23 @@ export const MAPPING_ACTIVITY_OPTIONS: LocalActivityOptions = {
 /** Continue-as-new once the history passes this many events, even if the server has not suggested it. */
 export const MAX_HISTORY_EVENTS = 4_000;
 
+/**
+ * A batcher whose history passes this many events while a send is stuck (GitBook down, the call
+ * retrying) stops waiting for that send, keeps its requests and continues as new, so no outage
+ * drives its history towards Temporal's limit (51,200 events, a warning from 10,240).
+ */
+export const MAX_HISTORY_EVENTS_WHILE_SENDING = 6_000;
+
+/**
+ * How many requests a batcher holds waiting. Its waiting requests are carried across
+ * continue-as-new in one payload, which Temporal refuses over 2 MB; at about 150 bytes a request
+ * this stays near 375 KB. A request beyond it is answered `busy`, and its step asks again later.
+ */
+export const BATCHER_MAX_WAITING = 2_500;
+
+/** How long a step told `busy` waits before asking the batcher again: doubling, from the first to the last. */
+export const BATCHER_BUSY_RETRY = { firstMs: 15_000, maxMs: 300_000 };
+
 /** How many recent event ids a user's workflow remembers to recognise redeliveries. */
 export const SEEN_EVENT_IDS_LIMIT = 2_000;
 

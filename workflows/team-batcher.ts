@@ -9,6 +9,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -26,7 +27,7 @@ import {
   type TeamChangeOutcome,
   type TeamChangeRequest,
 } from './api';
-import { answerSteps, fillBatch, type BatchSettings } from './batching';
+import { allSettledOrThrow, answerSteps, BatchQueue, BOUNDED_BATCHER_PATCH, fillBatch, sendWhileHistoryAllows, type BatchSettings } from './batching';
 import { permanentFailureOf } from './failures';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS } from './policies';
 
@@ -46,8 +47,9 @@ type Failure = TeamChangeOutcome['failures'][number];
 
 /** Collects team changes and sends them in batches; never ends (continues as new). */
 export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise<never> {
-  const pending: TeamChangeRequest[] = input.pending ?? [];
-  const inFlight = new Set<string>();
+  const bounded = patched(BOUNDED_BATCHER_PATCH);
+  const queue = new BatchQueue<TeamChangeRequest>(input.pending ?? [], bounded);
+  const { pending } = queue;
   let changes = 0;
   let calls = 0;
 
@@ -58,15 +60,20 @@ export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise
     }));
     await answerSteps(teamChangeOutcomeSignal, answers, true);
   };
+  const withdrawn = (request: TeamChangeRequest): Omit<TeamChangeOutcome, 'requestId'> => ({
+    status: 'withdrawn',
+    ...(request.attempted ? { attempted: true } : {}),
+    applied: [],
+    failures: [],
+  });
 
-  setHandler(teamChangeRequestSignal, (request) => {
-    if (!pending.some((p) => p.requestId === request.requestId) && !inFlight.has(request.requestId)) pending.push(request);
+  setHandler(teamChangeRequestSignal, async (request) => {
+    if (queue.offer(request) === 'busy') await answer([request], () => ({ status: 'busy', applied: [], failures: [] }));
   });
   setHandler(teamChangeWithdrawSignal, async ({ requestId }) => {
-    const index = pending.findIndex((p) => p.requestId === requestId);
-    if (index < 0) return; // In flight (the real outcome follows) or answered already.
-    const [request] = pending.splice(index, 1);
-    await answer([request!], () => ({ status: 'withdrawn', applied: [], failures: [] }));
+    // In flight (the real outcome follows) or answered already: nothing to take back.
+    const request = queue.withdraw(requestId);
+    if (request) await answer([request], withdrawn);
   });
 
   const waitingItems = () => pending.reduce((sum, request) => sum + request.changes.length, 0);
@@ -79,17 +86,24 @@ export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise
       // Let the batch fill up, but never hold the first change longer than maxWaitMs.
       await fillBatch(waitingItems, settings);
       const batch = takeBatch(pending, settings.maxBatchSize);
-      batch.forEach((request) => inFlight.add(request.requestId));
+      queue.sending(batch);
 
-      const results = await sendBatch(batch, settings.maxBatchSize);
-      await answer(batch, (request) => ({
-        status: 'done',
-        applied: results.applied.get(request.requestId) ?? [],
-        failures: results.failures.get(request.requestId) ?? [],
-      }));
-      batch.forEach((request) => inFlight.delete(request.requestId));
-      changes += batch.reduce((sum, request) => sum + request.changes.length, 0);
-      calls += results.calls;
+      const send = () => sendBatch(batch, settings.maxBatchSize);
+      const done = bounded ? await sendWhileHistoryAllows(send) : { result: await send() };
+      if (done) {
+        const results = done.result;
+        await answer(batch, (request) => ({
+          status: 'done',
+          applied: results.applied.get(request.requestId) ?? [],
+          failures: results.failures.get(request.requestId) ?? [],
+        }));
+        queue.sent(batch);
+        changes += batch.reduce((sum, request) => sum + request.changes.length, 0);
+        calls += results.calls;
+      } else {
+        // Stopped: the whole batch goes again later (team changes are idempotent), except withdrawals.
+        await answer(queue.sent(batch, batch), (request) => ({ ...withdrawn(request), attempted: true }));
+      }
       setCurrentDetails(`${changes} team changes sent in ${calls} requests; ${pending.length} people waiting.`);
     }
 
@@ -137,7 +151,8 @@ async function sendBatch(batch: TeamChangeRequest[], maxBatchSize: number) {
     for (let start = 0; start < items.length; start += maxBatchSize) chunks.push({ teamId, items: items.slice(start, start + maxBatchSize) });
   }
 
-  await Promise.all(
+  // Every call settles before this returns, even when one is stopped: none may land after the batch is sent again.
+  await allSettledOrThrow(
     chunks.map(async ({ teamId, items }) => {
       const outcome = await sendChunk(teamId, items);
       calls += outcome.calls;
@@ -169,7 +184,7 @@ async function sendChunk(
     const failure = permanentFailureOf(err);
     if (!failure) throw err;
     if (items.length === 1) return { applied: [], failed: [{ item: items[0]!, failure }], calls: 1 };
-    const one = await Promise.all(items.map((item) => sendChunk(teamId, [item])));
+    const one = await allSettledOrThrow(items.map((item) => sendChunk(teamId, [item])));
     return {
       applied: one.flatMap((outcome) => outcome.applied),
       failed: one.flatMap((outcome) => outcome.failed),
