@@ -8,6 +8,7 @@ import type { DrainResult, LoadStep, MemoryCheckpoint, MemoryResult, ReorgResult
 import { SHIPPED_SYNC_CONFIG, type BenchSettings } from './settings';
 import { formatBytes, formatMs, maximum, percentile, round } from './stats';
 import { callsPerChange, floorOf, memoryEnds, memoryShortfall, verdicts } from './targets';
+import { BATCHER_MAX_WAITING, MAX_HISTORY_EVENTS_WHILE_SENDING } from '../workflows/policies';
 
 export type { BenchResults, ReportInput } from './results';
 
@@ -585,9 +586,11 @@ function memoryNotes(memory: MemoryResult, results: BenchResults): string[] {
   }
   if (memory.inviteBatcherHistory !== undefined) {
     notes.push(
-      "Every waiting invite is a signal in the invite batcher's history, and the batcher continues as new only " +
-        'between sends, while this send retries until GitBook answers: its history had ' +
-        `${memory.inviteBatcherHistory} events at the end.`,
+      "Every waiting invite is a signal in the invite batcher's history. The batcher holds at most " +
+        `${BATCHER_MAX_WAITING.toLocaleString('en-US')} waiting invites (the other steps are told it is busy and ask ` +
+        `again later), and continues as new once its history passes ${MAX_HISTORY_EVENTS_WHILE_SENDING.toLocaleString('en-US')} ` +
+        'events, even while its send retries (RELIABILITY.md, "A long outage with thousands ' +
+        `waiting"): its current run had ${memory.inviteBatcherHistory} events at the end.`,
     );
   }
   const burstWorker = results.burst?.usage.worker;

@@ -255,6 +255,8 @@ export const inviteOutcomeSignal = defineSignal<[InviteOutcome]>('inviteOutcome'
 /** State carried across the batcher's continue-as-new. */
 export interface InviteBatcherInput {
   pending?: InviteRequest[];
+  /** Answers held while the previous run closed, sent first thing. */
+  answers?: Array<{ workflowId: string; outcome: InviteOutcome }>;
 }
 
 /** Base workflow id of the organization's team-change batcher (see {@link batcherWorkflowId}). */
@@ -305,4 +307,6 @@ export const teamChangeOutcomeSignal = defineSignal<[TeamChangeOutcome]>('teamCh
 /** State carried across the team batcher's continue-as-new. */
 export interface TeamBatcherInput {
   pending?: TeamChangeRequest[];
+  /** Answers held while the previous run closed, sent first thing. */
+  answers?: Array<{ workflowId: string; outcome: TeamChangeOutcome }>;
 }

@@ -4,6 +4,7 @@
  * GitBook call and answers each step. Deterministic helpers only.
  */
 import {
+  allHandlersFinished,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
@@ -108,8 +109,10 @@ export async function askBatcher<R extends Request, O extends Outcome>(options: 
     }
     if (outcome!.status !== 'busy') return outcome!;
 
-    // The batcher holds nothing of this request: wait, then ask again (a cancellation needs no withdrawal).
-    const waitMs = Math.min(BATCHER_BUSY_RETRY.firstMs * 2 ** refusals, BATCHER_BUSY_RETRY.maxMs);
+    // The batcher holds nothing of this request: wait, then ask again (a cancellation needs no
+    // withdrawal). The wait varies from step to step (Math.random is deterministic in a workflow),
+    // so steps refused together do not all come back at once.
+    const waitMs = Math.round(Math.min(BATCHER_BUSY_RETRY.firstMs * 2 ** refusals, BATCHER_BUSY_RETRY.maxMs) * (0.5 + Math.random()));
     log.info('batcher busy; asking again later', { batcherId, waitMs });
     outcome = undefined;
     await sleep(waitMs);
@@ -224,6 +227,30 @@ export class BatchQueue<R extends Request> {
       this.#withdrawnInFlight.delete(request.requestId);
     }
     return withdrawn;
+  }
+}
+
+/**
+ * Answers that a batcher's signal handlers send (`busy`, `withdrawn`). Before continuing as new, the
+ * batcher closes it: from then on answers are held, to be carried into the next run and sent there,
+ * so the handlers running finish and no stream of new requests can hold the continue-as-new off
+ * (a run that closed cannot send signals any more).
+ */
+export class HandlerAnswers<O> {
+  #closing = false;
+  readonly held: Array<{ workflowId: string; outcome: O }> = [];
+
+  constructor(private readonly signal: SignalDefinition<[O]>) {}
+
+  async send(answers: Array<{ workflowId: string; outcome: O }>): Promise<void> {
+    if (this.#closing) this.held.push(...answers);
+    else await answerSteps(this.signal, answers, true);
+  }
+
+  /** Holds every later answer; returns once no handler is running. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await condition(allHandlersFinished);
   }
 }
 

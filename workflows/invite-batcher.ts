@@ -27,7 +27,7 @@ import {
   type InviteOutcome,
   type InviteRequest,
 } from './api';
-import { answerSteps, BatchQueue, BOUNDED_BATCHER_PATCH, fillBatch, PARALLEL_ANSWERS_PATCH, sendWhileHistoryAllows } from './batching';
+import { answerSteps, BatchQueue, BOUNDED_BATCHER_PATCH, fillBatch, HandlerAnswers, PARALLEL_ANSWERS_PATCH, sendWhileHistoryAllows } from './batching';
 import { describeFailure } from './failures';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS } from './policies';
 
@@ -47,19 +47,22 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
   let batches = 0;
 
   type Answer = [InviteRequest, Omit<InviteOutcome, 'requestId'>];
-  const answer = async (answers: Answer[]) => {
-    const outcomes = answers.map(([request, outcome]) => ({ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }));
-    await answerSteps(inviteOutcomeSignal, outcomes, parallel);
-  };
+  const outcomes = (answers: Answer[]) =>
+    answers.map(([request, outcome]) => ({ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }));
+  const answer = (answers: Answer[]) => answerSteps(inviteOutcomeSignal, outcomes(answers), parallel);
+  // Handlers answer through this once bounded, so that continue-as-new can hold their answers.
+  const handlerAnswers = new HandlerAnswers(inviteOutcomeSignal);
+  const answerFromHandler = (answers: Answer[]) => (bounded ? handlerAnswers.send(outcomes(answers)) : answer(answers));
 
   setHandler(inviteRequestSignal, async (request) => {
-    if (queue.offer(request) === 'busy') await answer([[request, { status: 'busy' }]]);
+    if (queue.offer(request) === 'busy') await answerFromHandler([[request, { status: 'busy' }]]);
   });
   setHandler(inviteWithdrawSignal, async ({ requestId }) => {
     // Once sent, the real outcome follows when GitBook answers.
     const request = queue.withdraw(requestId);
-    if (request) await answer([[request, { status: 'withdrawn', ...(request.attempted ? { attempted: true } : {}) }]]);
+    if (request) await answerFromHandler([[request, { status: 'withdrawn', ...(request.attempted ? { attempted: true } : {}) }]]);
   });
+  if (input.answers?.length) await answerSteps(inviteOutcomeSignal, input.answers, true);
 
   for (;;) {
     await condition(() => pending.length > 0 || workflowInfo().continueAsNewSuggested);
@@ -95,6 +98,10 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
     // Between batches nothing is in flight, so waiting requests can move to the next run.
     const mayCarry = parallel || pending.length === 0;
     if (mayCarry && (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS)) {
+      if (bounded) {
+        await handlerAnswers.close();
+        await continueAsNew<typeof inviteBatcherWorkflow>({ pending, answers: handlerAnswers.held });
+      }
       await condition(allHandlersFinished);
       if (parallel || pending.length === 0) await continueAsNew<typeof inviteBatcherWorkflow>({ pending });
     }

@@ -62,7 +62,10 @@ export const MAX_HISTORY_EVENTS_WHILE_SENDING = 6_000;
  */
 export const BATCHER_MAX_WAITING = 2_500;
 
-/** How long a step told `busy` waits before asking the batcher again: doubling, from the first to the last. */
+/**
+ * How long a step told `busy` waits before asking the batcher again: doubling from the first to the
+ * last, each wait drawn between half and one and a half times that.
+ */
 export const BATCHER_BUSY_RETRY = { firstMs: 15_000, maxMs: 300_000 };
 
 /** How many recent event ids a user's workflow remembers to recognise redeliveries. */

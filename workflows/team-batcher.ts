@@ -27,7 +27,7 @@ import {
   type TeamChangeOutcome,
   type TeamChangeRequest,
 } from './api';
-import { allSettledOrThrow, answerSteps, BatchQueue, BOUNDED_BATCHER_PATCH, fillBatch, sendWhileHistoryAllows, type BatchSettings } from './batching';
+import { allSettledOrThrow, answerSteps, BatchQueue, BOUNDED_BATCHER_PATCH, fillBatch, HandlerAnswers, sendWhileHistoryAllows, type BatchSettings } from './batching';
 import { permanentFailureOf } from './failures';
 import { GITBOOK_ACTIVITY_OPTIONS, MAPPING_ACTIVITY_OPTIONS, MAX_HISTORY_EVENTS } from './policies';
 
@@ -67,14 +67,22 @@ export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise
     failures: [],
   });
 
+  // Handlers answer through this once bounded, so that continue-as-new can hold their answers.
+  const handlerAnswers = new HandlerAnswers(teamChangeOutcomeSignal);
+  const answerFromHandler = (request: TeamChangeRequest, outcome: Omit<TeamChangeOutcome, 'requestId'>) =>
+    bounded
+      ? handlerAnswers.send([{ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }])
+      : answer([request], () => outcome);
+
   setHandler(teamChangeRequestSignal, async (request) => {
-    if (queue.offer(request) === 'busy') await answer([request], () => ({ status: 'busy', applied: [], failures: [] }));
+    if (queue.offer(request) === 'busy') await answerFromHandler(request, { status: 'busy', applied: [], failures: [] });
   });
   setHandler(teamChangeWithdrawSignal, async ({ requestId }) => {
     // In flight (the real outcome follows) or answered already: nothing to take back.
     const request = queue.withdraw(requestId);
-    if (request) await answer([request], withdrawn);
+    if (request) await answerFromHandler(request, withdrawn(request));
   });
+  if (input.answers?.length) await answerSteps(teamChangeOutcomeSignal, input.answers, true);
 
   const waitingItems = () => pending.reduce((sum, request) => sum + request.changes.length, 0);
 
@@ -110,6 +118,10 @@ export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise
     // Between batches nothing is in flight, so waiting requests can move to the next run.
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {
+      if (bounded) {
+        await handlerAnswers.close();
+        await continueAsNew<typeof teamBatcherWorkflow>({ pending, answers: handlerAnswers.held });
+      }
       await condition(allHandlersFinished);
       await continueAsNew<typeof teamBatcherWorkflow>({ pending });
     }
