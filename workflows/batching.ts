@@ -232,22 +232,25 @@ export class BatchQueue<R extends Request> {
 
 /**
  * Answers that a batcher's signal handlers send (`busy`, `withdrawn`). Before continuing as new, the
- * batcher closes it: from then on answers are held, to be carried into the next run and sent there,
- * so the handlers running finish and no stream of new requests can hold the continue-as-new off
- * (a run that closed cannot send signals any more).
+ * batcher closes it. With `hold` (bounded batchers), answers from then on are held, to be carried
+ * into the next run and sent there, so the handlers running finish and no stream of new requests
+ * can hold the continue-as-new off (a run that closed cannot send signals any more).
  */
 export class HandlerAnswers<O> {
   #closing = false;
   readonly held: Array<{ workflowId: string; outcome: O }> = [];
 
-  constructor(private readonly signal: SignalDefinition<[O]>) {}
+  constructor(
+    private readonly signal: SignalDefinition<[O]>,
+    private readonly options: { parallel: boolean; hold: boolean },
+  ) {}
 
   async send(answers: Array<{ workflowId: string; outcome: O }>): Promise<void> {
-    if (this.#closing) this.held.push(...answers);
-    else await answerSteps(this.signal, answers, true);
+    if (this.#closing && this.options.hold) this.held.push(...answers);
+    else await answerSteps(this.signal, answers, this.options.parallel);
   }
 
-  /** Holds every later answer; returns once no handler is running. */
+  /** From now on holds answers (with `hold`); returns once no handler is running. */
   async close(): Promise<void> {
     this.#closing = true;
     await condition(allHandlersFinished);

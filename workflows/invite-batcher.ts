@@ -6,7 +6,6 @@
  * step's user workflow always knows whether GitBook saw the invite.
  */
 import {
-  allHandlersFinished,
   CancellationScope,
   condition,
   continueAsNew,
@@ -50,17 +49,16 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
   const outcomes = (answers: Answer[]) =>
     answers.map(([request, outcome]) => ({ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }));
   const answer = (answers: Answer[]) => answerSteps(inviteOutcomeSignal, outcomes(answers), parallel);
-  // Handlers answer through this once bounded, so that continue-as-new can hold their answers.
-  const handlerAnswers = new HandlerAnswers(inviteOutcomeSignal);
-  const answerFromHandler = (answers: Answer[]) => (bounded ? handlerAnswers.send(outcomes(answers)) : answer(answers));
+  // Handlers answer through this, so that continue-as-new can hold their answers (once bounded).
+  const handlerAnswers = new HandlerAnswers(inviteOutcomeSignal, { parallel, hold: bounded });
 
   setHandler(inviteRequestSignal, async (request) => {
-    if (queue.offer(request) === 'busy') await answerFromHandler([[request, { status: 'busy' }]]);
+    if (queue.offer(request) === 'busy') await handlerAnswers.send(outcomes([[request, { status: 'busy' }]]));
   });
   setHandler(inviteWithdrawSignal, async ({ requestId }) => {
     // Once sent, the real outcome follows when GitBook answers.
     const request = queue.withdraw(requestId);
-    if (request) await answerFromHandler([[request, { status: 'withdrawn', ...(request.attempted ? { attempted: true } : {}) }]]);
+    if (request) await handlerAnswers.send(outcomes([[request, { status: 'withdrawn', ...(request.attempted ? { attempted: true } : {}) }]]));
   });
   if (input.answers?.length) await answerSteps(inviteOutcomeSignal, input.answers, true);
 
@@ -98,12 +96,8 @@ export async function inviteBatcherWorkflow(input: InviteBatcherInput = {}): Pro
     // Between batches nothing is in flight, so waiting requests can move to the next run.
     const mayCarry = parallel || pending.length === 0;
     if (mayCarry && (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS)) {
-      if (bounded) {
-        await handlerAnswers.close();
-        await continueAsNew<typeof inviteBatcherWorkflow>({ pending, answers: handlerAnswers.held });
-      }
-      await condition(allHandlersFinished);
-      if (parallel || pending.length === 0) await continueAsNew<typeof inviteBatcherWorkflow>({ pending });
+      await handlerAnswers.close();
+      if (parallel || pending.length === 0) await continueAsNew<typeof inviteBatcherWorkflow>({ pending, answers: handlerAnswers.held });
     }
   }
 }

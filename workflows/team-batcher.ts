@@ -6,7 +6,6 @@
  * Like the invite batcher, a cancelled step withdraws its request and learns whether it was sent.
  */
 import {
-  allHandlersFinished,
   condition,
   continueAsNew,
   patched,
@@ -67,12 +66,10 @@ export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise
     failures: [],
   });
 
-  // Handlers answer through this once bounded, so that continue-as-new can hold their answers.
-  const handlerAnswers = new HandlerAnswers(teamChangeOutcomeSignal);
+  // Handlers answer through this, so that continue-as-new can hold their answers (once bounded).
+  const handlerAnswers = new HandlerAnswers(teamChangeOutcomeSignal, { parallel: true, hold: bounded });
   const answerFromHandler = (request: TeamChangeRequest, outcome: Omit<TeamChangeOutcome, 'requestId'>) =>
-    bounded
-      ? handlerAnswers.send([{ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }])
-      : answer([request], () => outcome);
+    handlerAnswers.send([{ workflowId: request.workflowId, outcome: { requestId: request.requestId, ...outcome } }]);
 
   setHandler(teamChangeRequestSignal, async (request) => {
     if (queue.offer(request) === 'busy') await answerFromHandler(request, { status: 'busy', applied: [], failures: [] });
@@ -118,12 +115,8 @@ export async function teamBatcherWorkflow(input: TeamBatcherInput = {}): Promise
     // Between batches nothing is in flight, so waiting requests can move to the next run.
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {
-      if (bounded) {
-        await handlerAnswers.close();
-        await continueAsNew<typeof teamBatcherWorkflow>({ pending, answers: handlerAnswers.held });
-      }
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof teamBatcherWorkflow>({ pending });
+      await handlerAnswers.close();
+      await continueAsNew<typeof teamBatcherWorkflow>({ pending, answers: handlerAnswers.held });
     }
   }
 }
